@@ -1,0 +1,30 @@
+"""Helpers shared by the benchmarks: repeated timing and a side-by-side table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def best_of(func: Callable[[], object], *, repeat: int) -> tuple[float, float]:
+    """Run ``func`` ``repeat`` times; return (median, minimum) seconds.
+
+    The machine is shared: the median is the figure, the minimum shows the noise floor.
+    """
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def print_table(title: str, rows: list[tuple[str, float, float]], *, baseline: str) -> None:
+    """Print median/min per row and the ratio of each row's median to the baseline's."""
+    base = next(median for name, median, _ in rows if name == baseline)
+    print(f"\n{title}")
+    print(f"  {'method':<34}{'median':>12}{'min':>12}{'x ' + baseline:>22}")
+    for name, median, minimum in rows:
+        ratio = median / base
+        print(f"  {name:<34}{median * 1000:>10.2f}ms{minimum * 1000:>10.2f}ms{ratio:>22.3f}")

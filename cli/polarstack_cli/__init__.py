@@ -1,0 +1,1 @@
+"""The ``polarstack`` command line: parses options, calls the library, renders results."""

@@ -1,0 +1,1 @@
+"""One module per job; each parses its options and calls the library."""

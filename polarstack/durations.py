@@ -1,0 +1,45 @@
+"""Parse human durations such as ``90s``, ``5m``, ``6h``, ``1d``."""
+
+from __future__ import annotations
+
+import re
+
+from polarstack.errors import UsageError
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(text: str) -> float:
+    """Return the number of seconds in ``text``.
+
+    A bare number means seconds. Parts may be combined, largest first or not: ``1h30m``.
+
+    Example:
+        >>> parse_duration("1h30m")
+        5400.0
+        >>> parse_duration("90")
+        90.0
+    """
+    spec = text.strip().lower()
+    if not spec:
+        raise UsageError("empty duration")
+    try:
+        seconds = float(spec)
+    except ValueError:
+        pass
+    else:
+        if seconds < 0:
+            raise UsageError(f"negative duration: {text!r}")
+        return seconds
+    pos, total = 0, 0.0
+    while pos < len(spec):
+        match = _PART.match(spec, pos)
+        if match is None:
+            raise UsageError(
+                f"bad duration {text!r}: expected numbers with units ms, s, m, h or d "
+                "(e.g. 90s, 5m, 1h30m)"
+            )
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    return total

@@ -1,0 +1,78 @@
+"""Fixtures shared by every test.
+
+Tests use real parts: sockets on loopback, files in tmp_path, network namespaces. A test whose
+system dependency is missing skips with the reason on a developer's machine; in CI
+(``POLARSTACK_REQUIRE_ALL=1``, set by .ci/run) it fails instead, so nothing is skipped unseen.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pytest
+from polarstack_cli.environment import Environment
+from polarstack_cli.main import run
+
+REQUIRE_ALL = os.environ.get("POLARSTACK_REQUIRE_ALL") == "1"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip (or, in CI, fail) the calling test when a system dependency is missing."""
+    if condition:
+        return
+    if REQUIRE_ALL:
+        pytest.fail(f"required in CI but missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def require_root() -> None:
+    require(os.geteuid() == 0, "needs root")
+
+
+@dataclass
+class CliResult:
+    status: int
+    stdout: str
+    stderr: str
+
+
+CliRunner = Callable[..., CliResult]
+
+
+@pytest.fixture
+def cli(tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
+    """Run the CLI in-process through an Environment on StringIO streams.
+
+    ``tty=True`` makes stdout look like a terminal. The config file is pointed at an empty
+    one so a host's /etc/polarstack/config.toml cannot leak into tests.
+    """
+    empty = tmp_path_factory.mktemp("config") / "config.toml"
+    empty.write_text("")
+
+    def invoke(
+        args: Sequence[str], *, tty: bool = False, environ: dict[str, str] | None = None
+    ) -> CliResult:
+        base = {"POLARSTACK_CONFIG": str(empty)} if "--config" not in args else {}
+        stdout, stderr = io.StringIO(), io.StringIO()
+        env = Environment(
+            stdout=stdout,
+            stderr=stderr,
+            environ={**base, **(environ or {})},
+            stdout_isatty=tty,
+            stderr_isatty=False,
+            width=200,
+        )
+        old = dict(os.environ)
+        os.environ.update(env.environ)  # click reads option env vars from os.environ
+        try:
+            status = run(list(args), env)
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        return CliResult(status, stdout.getvalue(), stderr.getvalue())
+
+    return invoke
