@@ -28,6 +28,7 @@ DEFAULT_CONFIG = "/etc/polarstack/config.toml"
 
 # Subcommands load on use, so `polarstack --help` does not import every job.
 _COMMANDS = {
+    "logs": ("polarstack_cli.commands.logs", "logs", "Clean the database log tree."),
     "ports": (
         "polarstack_cli.commands.ports",
         "ports",

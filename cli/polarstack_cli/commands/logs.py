@@ -1,0 +1,191 @@
+"""``polarstack logs``: clean the database log tree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from polarstack.cleaners.deleting import clean as run_clean
+from polarstack.cleaners.logs import (
+    DEFAULT_DAYS,
+    DEFAULT_ROOT,
+    LiveIds,
+    parse_rules,
+    plan_clean,
+)
+from polarstack.errors import PartialFailureError, UsageError
+from polarstack_cli.environment import Environment
+from polarstack_cli.options import GlobalOptions, global_options, pass_options
+from polarstack_cli.output import default_format, emit
+
+
+@click.group()
+@global_options
+def logs() -> None:
+    """Clean the database log tree."""
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+def _table(env: Environment, data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    verb = "would delete" if data["dry_run"] else "deleted"
+    table = Table(
+        title=f"{data['root']}: files older than {data['days']:g} days "
+        f"({'dry run' if data['dry_run'] else 'cleaned'})",
+        title_justify="left",
+    )
+    table.add_column("rule")
+    table.add_column(f"items {verb}", justify="right")
+    table.add_column("bytes", justify="right")
+    table.add_column("skipped", justify="right")
+    table.add_column("failed", justify="right")
+    wanted = {"planned", "deleted"}
+    for rule in data["rules"]:
+        mine = [a for a in data["actions"] if a["rule"] == rule]
+        done = [a for a in mine if a["status"] in wanted]
+        table.add_row(
+            rule,
+            str(len(done)),
+            _human(sum(a["bytes"] for a in done)),
+            str(sum(1 for a in mine if a["status"] == "skipped")),
+            str(sum(1 for a in mine if a["status"] == "failed")),
+        )
+    env.console.print(table)
+    for skipped in data["skipped_rules"]:
+        env.console.print(f"rule {skipped['rule']} skipped: {skipped['reason']}")
+    totals = data["totals"]
+    env.console.print(
+        f"{verb}: {totals['deleted_files']} files, {totals['deleted_dirs']} directories, "
+        f"{_human(totals['freed_bytes'])}"
+        + (f"; {totals['failed']} failed" if totals["failed"] else "")
+    )
+    if env.verbose:
+        for action in data["actions"]:
+            env.console.print(
+                f"  {action['status']:<8} {action['rule'] or '-':<21} "
+                f"{action['path']}" + (f"  ({action['error']})" if action["error"] else ""),
+                markup=False,
+            )
+
+
+@contextmanager
+def _progress(
+    env: Environment,
+) -> Iterator[tuple[Callable[[int], None], Callable[[int, int], None]]]:
+    """Progress callbacks: a rich bar on a terminal's stderr, nothing otherwise."""
+    if not env.stderr_isatty:
+        yield (lambda seen: None), (lambda done, total: None)
+        return
+    from rich.progress import Progress
+
+    with Progress(console=env.error_console, transient=True) as bar:
+        walking = bar.add_task("walking the log tree", total=None)
+        deleting = bar.add_task("deleting", total=None, visible=False)
+
+        def walked(seen: int) -> None:
+            bar.update(walking, completed=seen, description=f"walking: {seen} entries")
+
+        def deleted(done: int, total: int) -> None:
+            bar.update(deleting, completed=done, total=total, visible=True)
+
+        yield walked, deleted
+
+
+def _live_ids(ids: tuple[str, ...], ids_file: str | None) -> LiveIds:
+    if ids_file is not None:
+        try:
+            text = Path(ids_file).read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read --live-ids-file {ids_file}: {exc.strerror}") from exc
+        ids = (*ids, *text.replace(",", "\n").split())
+    if ids or ids_file is not None:
+        return LiveIds.given(ids)
+    return LiveIds.unknown("no cluster given and no --live-id / --live-ids-file")
+
+
+@logs.command()
+@click.option(
+    "--root",
+    default=DEFAULT_ROOT,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The log tree: one folder per instance.",
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_DAYS,
+    show_default=True,
+    help="N of the rules: delete what is older than N x 24 h.",
+)
+@click.option(
+    "--live-id",
+    "live_id",
+    multiple=True,
+    metavar="ID",
+    help="A live instance id (repeatable); stands in for the cluster.",
+)
+@click.option(
+    "--live-ids-file",
+    type=click.Path(dir_okay=False),
+    help="File of live instance ids, one per line (or comma-separated).",
+)
+@click.option(
+    "--rules",
+    default="all",
+    show_default=True,
+    help="Rules to apply: all, or a comma list of orphan, expired-log, expired-removed-data.",
+)
+@click.option("--dry-run", is_flag=True, help="Plan and report only; delete nothing.")
+@global_options
+@pass_options
+def clean(
+    options: GlobalOptions,
+    root: str,
+    days: float,
+    live_id: tuple[str, ...],
+    live_ids_file: str | None,
+    rules: str,
+    dry_run: bool,
+) -> None:
+    """Delete expired logs, expired removed-data dirs and folders of deleted instances.
+
+    \b
+    Rules (N = --days; "older" means modified more than N x 24 h ago):
+      orphan                an instance folder whose id is not live and that holds
+                            no *.log modified within N days: deleted whole
+      expired-log           postgresql*.log files, at any depth, older than N days
+      expired-removed-data  rm_data_* directories, at any depth, older: deleted whole
+
+    Without live ids (--live-id, --live-ids-file, or the cluster) the orphan rule is
+    skipped and the report says why. Symlinks are never followed nor deleted, other
+    filesystems are not entered, and files a process holds open are kept.
+
+    \b
+    Examples:
+      polarstack logs clean --dry-run
+      polarstack logs clean --root /flash/polardb_dbcluster --days 7 --live-ids-file ids.txt
+    """
+    env = options.env
+    chosen = parse_rules(rules)
+    live = _live_ids(live_id, live_ids_file)
+    with _progress(env) as (walked, deleted):
+        plan = plan_clean(root, days=days, live=live, rules=chosen, progress=walked)
+        report = run_clean(plan, dry_run=dry_run, progress=deleted)
+    for note in plan.notes:
+        env.warn(note)
+    emit(env, options.output or default_format(env), report.to_dict(), _table)
+    if report.failed:
+        raise PartialFailureError(f"{report.failed} item(s) could not be deleted; see the report")

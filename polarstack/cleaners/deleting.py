@@ -1,0 +1,228 @@
+"""Carry out a clean plan: delete exactly what it holds, re-checking each item first.
+
+Every deletion goes through directory fds opened from the root one component at a time with
+``O_NOFOLLOW``, and is preceded by an ``lstat`` on that fd: the entry must still be the one
+planned (same device and inode, same type), still old enough, and not open by a process.
+A directory item is emptied of its planned inventory only; anything else found in it (created
+after planning, or changed since) is kept, and the directory with it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from polarstack.cleaners import safety
+from polarstack.cleaners.logs import CleanPlan, Entry, PlannedItem, Rule, action_dict
+from polarstack.errors import UnsafeRootError
+from polarstack.timefmt import utc_now
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one planned item."""
+
+    item: PlannedItem
+    status: str
+    """``planned`` (dry run), ``deleted``, ``skipped`` (no longer matches) or ``failed``."""
+    freed: int = 0
+    """Bytes freed (in a dry run: that deleting the item would free)."""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    """The result of a clean run, dry or real."""
+
+    plan: CleanPlan
+    dry_run: bool
+    outcomes: tuple[Outcome, ...]
+    finished_at: datetime
+
+    @property
+    def failed(self) -> int:
+        """Items that could not be deleted."""
+        return sum(1 for o in self.outcomes if o.status == "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON object ``polarstack logs clean --output json`` prints."""
+        plan = self.plan
+        actions = [
+            action_dict(
+                plan,
+                o.item.entry.parts,
+                rule=o.item.rule,
+                kind=o.item.kind,
+                size=o.item.bytes,
+                status=o.status,
+                error=o.error,
+            )
+            for o in self.outcomes
+        ]
+        actions += [
+            action_dict(
+                plan, s.parts, rule=s.rule, kind="-", size=0, status="skipped", error=s.reason
+            )
+            for s in plan.skipped
+        ]
+        # In a dry run the totals say what a real run would delete and free.
+        deleted = [o for o in self.outcomes if o.status in ("deleted", "planned")]
+        return {
+            "root": plan.root,
+            "days": plan.days,
+            "dry_run": self.dry_run,
+            "rules": [r.value for r in plan.rules],
+            "live_ids_source": plan.live_ids_source,
+            "skipped_rules": [
+                {"rule": s.rule.value, "reason": s.reason} for s in plan.skipped_rules
+            ],
+            "notes": list(plan.notes),
+            "actions": actions,
+            "totals": {
+                "deleted_files": sum(1 for o in deleted if o.item.kind == "file")
+                + sum(sum(1 for e in o.item.inventory if not e.is_dir) for o in deleted),
+                "deleted_dirs": sum(1 for o in deleted if o.item.kind == "dir")
+                + sum(sum(1 for e in o.item.inventory if e.is_dir) for o in deleted),
+                "freed_bytes": sum(o.freed for o in self.outcomes),
+                "planned_bytes": plan.bytes,
+                "failed": self.failed,
+            },
+            "planned_at": plan.planned_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+class _ChangedError(Exception):
+    """The entry on disk is no longer the one planned."""
+
+
+def clean(
+    plan: CleanPlan,
+    *,
+    dry_run: bool = False,
+    clock: Callable[[], datetime] = utc_now,
+    progress: Callable[[int, int], None] | None = None,
+) -> CleanReport:
+    """Delete what ``plan`` holds (nothing with ``dry_run``), each item re-checked first.
+
+    One failing item (permission denied, vanished, changed) is recorded and the run goes on.
+
+    Example:
+        >>> import tempfile
+        >>> from polarstack.cleaners.logs import LiveIds, plan_clean
+        >>> with tempfile.TemporaryDirectory() as tree:
+        ...     report = clean(plan_clean(tree, live=LiveIds.given(["ins-1"])))
+        >>> report.to_dict()["totals"]["failed"]
+        0
+    """
+    if dry_run:
+        outcomes = tuple(Outcome(item, "planned", item.bytes) for item in plan.items)
+        return CleanReport(plan, True, outcomes, clock())
+    root_info = safety.check_root(plan.root)
+    if (root_info.st_dev, root_info.st_ino) != (plan.root_dev, plan.root_ino):
+        raise UnsafeRootError(f"log root {plan.root!r} was replaced since it was planned")
+    now_ns = int(clock().timestamp() * 1e9)
+    results = []
+    fd = safety.open_root(plan.root, root_info)
+    try:
+        for done, item in enumerate(plan.items, start=1):
+            results.append(_carry_out(fd, plan, item, now_ns))
+            if progress is not None:
+                progress(done, len(plan.items))
+    finally:
+        os.close(fd)
+    return CleanReport(plan, False, tuple(results), clock())
+
+
+def _carry_out(root_fd: int, plan: CleanPlan, item: PlannedItem, now_ns: int) -> Outcome:
+    entry = item.entry
+    try:
+        with safety.walk_to(root_fd, entry.parts[:-1]) as parent:
+            info = _check(parent, entry, plan)
+            if item.rule is not Rule.ORPHAN and now_ns - info.st_mtime_ns <= plan.days * 86400e9:
+                raise _ChangedError("no longer old enough")
+            if not entry.is_dir:
+                os.unlink(entry.name, dir_fd=parent)
+                return Outcome(item, "deleted", entry.size)
+            freed, kept = _empty_dir(parent, entry, item.inventory, plan)
+            if kept:
+                return Outcome(
+                    item,
+                    "failed",
+                    freed,
+                    f"kept {kept} entr{'y' if kept == 1 else 'ies'} not in the plan "
+                    "or changed since planning; the directory stays",
+                )
+            os.rmdir(entry.name, dir_fd=parent)
+            return Outcome(item, "deleted", freed)
+    except _ChangedError as exc:
+        return Outcome(item, "skipped", 0, f"changed since planning: {exc}")
+    except FileNotFoundError:
+        return Outcome(item, "skipped", 0, "vanished since planning")
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            return Outcome(item, "skipped", 0, "a directory on its path is no longer a directory")
+        return Outcome(item, "failed", 0, exc.strerror or str(exc))
+
+
+def _check(dir_fd: int, entry: Entry, plan: CleanPlan) -> os.stat_result:
+    """Raise _ChangedError unless ``entry`` is still what was planned (and not open)."""
+    info = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
+    kind_ok = stat.S_ISDIR(info.st_mode) if entry.is_dir else stat.S_ISREG(info.st_mode)
+    if not kind_ok or (info.st_dev, info.st_ino) != (entry.dev, entry.ino):
+        raise _ChangedError("replaced by another file")
+    if not entry.is_dir:
+        if info.st_mtime_ns != entry.mtime_ns:
+            raise _ChangedError("modified")
+        if (info.st_dev, info.st_ino) in plan.open_files:
+            raise _ChangedError("open by a process")
+    return info
+
+
+def _empty_dir(
+    parent_fd: int, top: Entry, inventory: tuple[Entry, ...], plan: CleanPlan
+) -> tuple[int, int]:
+    """Delete the inventory of ``top``, deepest first; return (bytes freed, entries kept)."""
+    depth = len(top.parts)
+    by_dir: dict[tuple[str, ...], list[Entry]] = {}
+    for entry in inventory:
+        by_dir.setdefault(entry.parts[:-1], []).append(entry)
+    freed = kept = 0
+
+    def empty(fd: int, parts: tuple[str, ...]) -> None:
+        nonlocal freed, kept
+        planned = {e.name: e for e in by_dir.get(parts, [])}
+        for name in os.listdir(fd):
+            entry = planned.get(name)
+            if entry is None:
+                kept += 1
+                continue
+            try:
+                _check(fd, entry, plan)
+                if entry.is_dir:
+                    child = safety.open_dir(fd, name)
+                    try:
+                        empty(child, entry.parts)
+                    finally:
+                        os.close(child)
+                    os.rmdir(name, dir_fd=fd)
+                else:
+                    os.unlink(name, dir_fd=fd)
+                    freed += entry.size
+            except FileNotFoundError:
+                continue
+            except (_ChangedError, OSError):
+                kept += 1
+
+    fd = safety.open_dir(parent_fd, top.name)
+    try:
+        if os.fstat(fd).st_ino != top.ino:
+            raise _ChangedError("replaced by another directory")
+        empty(fd, top.parts[:depth])
+    finally:
+        os.close(fd)
+    return freed, kept

@@ -1,0 +1,468 @@
+"""The logs job: plan which files and directories of the database log tree to delete.
+
+The tree: ``ROOT/<instance id>/...``. Three rules (docs/logs.md):
+
+* ``orphan``: an instance folder whose id is not live and that holds no ``*.log`` file
+  modified within N days is deleted whole;
+* ``expired-log``: ``postgresql*.log`` files, at any depth, older than N days;
+* ``expired-removed-data``: ``rm_data_*`` directories, at any depth, older than N days,
+  deleted whole.
+
+"Older than N days" is age > N x 24 h. The planner only reads; :mod:`.deleting` carries a plan
+out. A whole directory is planned only when everything in it may go (no symlink, open file or
+other filesystem inside); its inventory is part of the plan, so nothing created or changed
+after planning is deleted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NewType
+
+from polarstack.cleaners import safety
+from polarstack.errors import UsageError
+from polarstack.pathtext import render
+from polarstack.procfs import OpenHandles, read_open_handles
+from polarstack.timefmt import utc_now
+
+InstanceId = NewType("InstanceId", str)
+
+DEFAULT_ROOT = "/flash/polardb_dbcluster/"
+DEFAULT_DAYS = 3.0
+LIVE_ID_LABEL = "apsara.metric.ins_id"
+
+
+class Rule(StrEnum):
+    """The cleaning rules, by the names the CLI and reports use."""
+
+    ORPHAN = "orphan"
+    EXPIRED_LOG = "expired-log"
+    EXPIRED_REMOVED_DATA = "expired-removed-data"
+
+
+ALL_RULES = tuple(Rule)
+
+
+@dataclass(frozen=True)
+class LiveIds:
+    """The instance ids that are live, and where that knowledge came from."""
+
+    ids: frozenset[str] | None
+    """None when unknown."""
+    source: str
+    """``cluster``, ``argument`` or ``unknown``."""
+    reason: str = ""
+    """Why the ids are unknown, when they are."""
+
+    @classmethod
+    def given(cls, ids: Iterable[str]) -> LiveIds:
+        """Live ids handed in by the user (``--live-id``, ``--live-ids-file``)."""
+        return cls(frozenset(i.strip() for i in ids if i.strip()), "argument")
+
+    @classmethod
+    def unknown(cls, reason: str) -> LiveIds:
+        """No live set: the orphan rule is skipped with ``reason``."""
+        return cls(None, "unknown", reason)
+
+
+LiveIdsProvider = Callable[[], LiveIds]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file or directory as the planner saw it: enough to recognise it again."""
+
+    parts: tuple[str, ...]
+    """Path components below the root (str with surrogateescape for non-UTF-8 bytes)."""
+    is_dir: bool
+    dev: int
+    ino: int
+    mtime_ns: int
+    size: int
+
+    @property
+    def name(self) -> str:
+        """The last path component."""
+        return self.parts[-1]
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    """One deletion the plan holds."""
+
+    rule: Rule
+    entry: Entry
+    bytes: int
+    """Bytes freed: the file's size, or the sum over a directory's inventory."""
+    age_seconds: float
+    inventory: tuple[Entry, ...] = field(default=(), repr=False)
+    """Everything inside a directory item, depth-first, children before their parents."""
+
+    @property
+    def kind(self) -> str:
+        """``file`` or ``dir``."""
+        return "dir" if self.entry.is_dir else "file"
+
+
+@dataclass(frozen=True)
+class SkippedPath:
+    """Something under the root the cleaner saw and chose to leave, and why."""
+
+    parts: tuple[str, ...]
+    reason: str
+    rule: Rule | None = None
+
+
+@dataclass(frozen=True)
+class SkippedRule:
+    """A rule that did not run, and why."""
+
+    rule: Rule
+    reason: str
+
+
+@dataclass(frozen=True)
+class CleanPlan:
+    """What a clean would delete, and what it leaves and why."""
+
+    root: str
+    days: float
+    rules: tuple[Rule, ...]
+    live_ids_source: str
+    skipped_rules: tuple[SkippedRule, ...]
+    items: tuple[PlannedItem, ...]
+    skipped: tuple[SkippedPath, ...]
+    notes: tuple[str, ...]
+    planned_at: datetime
+    root_dev: int
+    root_ino: int
+    open_files: frozenset[tuple[int, int]] = field(default=frozenset(), repr=False)
+    """(dev, ino) of files processes held open when planned; the executor skips them too."""
+
+    def path_of(self, parts: Sequence[str]) -> str:
+        """Return the readable absolute path of ``parts`` below the root."""
+        full = os.path.join(os.path.normpath(self.root), *parts)
+        return render(os.fsencode(full))
+
+    @property
+    def bytes(self) -> int:
+        """Bytes the plan would free."""
+        return sum(item.bytes for item in self.items)
+
+
+def _is_expired(mtime_ns: int, now_ns: int, days: float) -> bool:
+    return now_ns - mtime_ns > days * 86400 * 1_000_000_000
+
+
+def _matches(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+@dataclass
+class _Walk:
+    """State of one planning walk."""
+
+    root_dev: int
+    now_ns: int
+    days: float
+    rules: frozenset[Rule]
+    live: frozenset[str] | None
+    open_files: frozenset[tuple[int, int]]
+    progress: Callable[[int], None] | None
+    items: list[PlannedItem] = field(default_factory=list)
+    skipped: list[SkippedPath] = field(default_factory=list)
+    seen: int = 0
+
+    def tick(self) -> None:
+        self.seen += 1
+        if self.progress is not None and self.seen % 1000 == 0:
+            self.progress(self.seen)
+
+    def scan(self, dir_fd: int, parts: tuple[str, ...]) -> list[tuple[Entry | None, str]]:
+        """List ``dir_fd``: (entry, name) for files and dirs; entry None when skipped here."""
+        listed: list[tuple[Entry | None, str]] = []
+        with os.scandir(dir_fd) as it:
+            for dirent in it:
+                self.tick()
+                child = (*parts, dirent.name)
+                try:
+                    info = dirent.stat(follow_symlinks=False)
+                except OSError as exc:
+                    self.skipped.append(SkippedPath(child, f"cannot stat: {exc.strerror}"))
+                    listed.append((None, dirent.name))
+                    continue
+                mode = info.st_mode
+                if stat.S_ISLNK(mode):
+                    self.skipped.append(SkippedPath(child, "symlink: never followed or deleted"))
+                    listed.append((None, dirent.name))
+                elif info.st_dev != self.root_dev:
+                    self.skipped.append(SkippedPath(child, "on another filesystem (mount point)"))
+                    listed.append((None, dirent.name))
+                elif stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                    entry = Entry(
+                        child,
+                        stat.S_ISDIR(mode),
+                        info.st_dev,
+                        info.st_ino,
+                        info.st_mtime_ns,
+                        0 if stat.S_ISDIR(mode) else info.st_size,
+                    )
+                    listed.append((entry, dirent.name))
+                else:
+                    self.skipped.append(SkippedPath(child, "not a regular file or directory"))
+                    listed.append((None, dirent.name))
+        return listed
+
+    def visit(self, dir_fd: int, parts: tuple[str, ...]) -> None:
+        """Apply the rules below the directory ``dir_fd`` at ``parts``."""
+        if len(parts) >= safety.MAX_DEPTH:
+            self.skipped.append(SkippedPath(parts, f"deeper than {safety.MAX_DEPTH} levels"))
+            return
+        for entry, _name in self.scan(dir_fd, parts):
+            if entry is None:
+                continue
+            if entry.is_dir:
+                self.visit_dir(dir_fd, entry)
+            elif (
+                Rule.EXPIRED_LOG in self.rules
+                and _matches(entry.name, "postgresql*.log")
+                and _is_expired(entry.mtime_ns, self.now_ns, self.days)
+            ):
+                if (entry.dev, entry.ino) in self.open_files:
+                    self.skipped.append(
+                        SkippedPath(entry.parts, "open by a running process", Rule.EXPIRED_LOG)
+                    )
+                else:
+                    self.plan(Rule.EXPIRED_LOG, entry, ())
+
+    def visit_dir(self, parent_fd: int, entry: Entry) -> None:
+        try:
+            fd = safety.open_dir(parent_fd, entry.name)
+        except OSError as exc:
+            self.skipped.append(SkippedPath(entry.parts, f"cannot open: {exc.strerror}"))
+            return
+        try:
+            rule = self.whole_dir_rule(fd, entry)
+            if rule is not None:
+                inventory, blocker = self.inventory(fd, entry.parts)
+                if blocker is None:
+                    self.plan(rule, entry, inventory)
+                    return
+                self.skipped.append(SkippedPath(entry.parts, f"kept whole: {blocker}", rule))
+            self.visit(fd, entry.parts)
+        finally:
+            os.close(fd)
+
+    def whole_dir_rule(self, fd: int, entry: Entry) -> Rule | None:
+        """Return the rule that deletes this directory whole, if any."""
+        if (
+            Rule.EXPIRED_REMOVED_DATA in self.rules
+            and _matches(entry.name, "rm_data_*")
+            and _is_expired(entry.mtime_ns, self.now_ns, self.days)
+        ):
+            return Rule.EXPIRED_REMOVED_DATA
+        if (
+            len(entry.parts) == 1
+            and Rule.ORPHAN in self.rules
+            and self.live is not None
+            and entry.name not in self.live
+            and not self.has_recent_log(fd, entry.parts)
+        ):
+            return Rule.ORPHAN
+        return None
+
+    def has_recent_log(self, fd: int, parts: tuple[str, ...]) -> bool:
+        """Whether any ``*.log`` file below ``fd`` was modified within N days."""
+        for entry, _name in _quiet(self.scan_quietly(fd, parts)):
+            if entry.is_dir:
+                if len(entry.parts) >= safety.MAX_DEPTH:
+                    return True  # unknown depths: assume recent, never delete blind
+                try:
+                    child = safety.open_dir(fd, entry.name)
+                except OSError:
+                    return True
+                try:
+                    if self.has_recent_log(child, entry.parts):
+                        return True
+                finally:
+                    os.close(child)
+            elif _matches(entry.name, "*.log") and not _is_expired(
+                entry.mtime_ns, self.now_ns, self.days
+            ):
+                return True
+        return False
+
+    def scan_quietly(self, fd: int, parts: tuple[str, ...]) -> list[tuple[Entry | None, str]]:
+        """List without recording skips (a look-ahead; the real visit records them)."""
+        mark = len(self.skipped)
+        try:
+            return self.scan(fd, parts)
+        finally:
+            del self.skipped[mark:]
+
+    def inventory(self, fd: int, parts: tuple[str, ...]) -> tuple[tuple[Entry, ...], str | None]:
+        """List everything below ``fd``, children before parents; or say what blocks it."""
+        listed: list[Entry] = []
+        if len(parts) >= safety.MAX_DEPTH:
+            return (), f"deeper than {safety.MAX_DEPTH} levels"
+        for entry, name in self.scan_quietly(fd, parts):
+            if entry is None:
+                return (), f"holds {render(os.fsencode(os.path.join(*parts, name)))}, which is kept"
+            if entry.is_dir:
+                try:
+                    child = safety.open_dir(fd, entry.name)
+                except OSError as exc:
+                    return (), f"cannot open {entry.name}: {exc.strerror}"
+                try:
+                    below, blocker = self.inventory(child, entry.parts)
+                finally:
+                    os.close(child)
+                if blocker is not None:
+                    return (), blocker
+                listed.extend(below)
+            elif (entry.dev, entry.ino) in self.open_files:
+                return (
+                    (),
+                    f"holds {render(os.fsencode(os.path.join(*entry.parts)))}, open by a process",
+                )
+            listed.append(entry)
+        return tuple(listed), None
+
+    def plan(self, rule: Rule, entry: Entry, inventory: tuple[Entry, ...]) -> None:
+        size = entry.size + sum(e.size for e in inventory)
+        age = (self.now_ns - entry.mtime_ns) / 1e9
+        self.items.append(PlannedItem(rule, entry, size, age, inventory))
+
+
+def _quiet(listed: list[tuple[Entry | None, str]]) -> Iterable[tuple[Entry, str]]:
+    return ((entry, name) for entry, name in listed if entry is not None)
+
+
+def plan_clean(
+    root: str = DEFAULT_ROOT,
+    *,
+    days: float = DEFAULT_DAYS,
+    live: LiveIds | LiveIdsProvider,
+    rules: Sequence[Rule] = ALL_RULES,
+    clock: Callable[[], datetime] = utc_now,
+    open_handles: Callable[[], OpenHandles] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CleanPlan:
+    """Walk ``root`` and return what the rules would delete. Reads only; deletes nothing.
+
+    Args:
+        root: the log tree; refused when unsafe (:func:`~polarstack.cleaners.safety.check_root`).
+        days: N of the rules: older means age > N x 24 h.
+        live: the live instance ids, or a callable that fetches them.
+        rules: the rules to apply.
+        clock: the time ages are measured against.
+        open_handles: reads which files processes hold open (default: one pass over /proc);
+            such files are never deleted.
+        progress: called with the number of entries seen so far, every 1,000.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tree:
+        ...     plan = plan_clean(tree, live=LiveIds.given(["ins-1"]))
+        >>> plan.items
+        ()
+    """
+    if days < 0:
+        raise UsageError(f"days must not be negative: {days}")
+    root_info = safety.check_root(root)
+    live_ids = live() if callable(live) else live
+    chosen = frozenset(rules)
+    skipped_rules = []
+    if Rule.ORPHAN in chosen:
+        if live_ids.ids is None:
+            skipped_rules.append(
+                SkippedRule(Rule.ORPHAN, f"live instances unknown: {live_ids.reason}")
+            )
+        elif not live_ids.ids:
+            skipped_rules.append(
+                SkippedRule(
+                    Rule.ORPHAN, "the live set is empty: every instance folder would look deleted"
+                )
+            )
+    handles = (open_handles or read_open_handles_with_files)()
+    notes = []
+    if not handles.complete:
+        notes.append(
+            f"open-file check incomplete: {handles.unreadable_pids} process(es) could not be "
+            "inspected; files they hold open may be deleted"
+        )
+    planned_at = clock()
+    walk = _Walk(
+        root_dev=root_info.st_dev,
+        now_ns=int(planned_at.timestamp() * 1e9),
+        days=days,
+        rules=chosen,
+        live=live_ids.ids if live_ids.ids else None,
+        open_files=handles.files,
+        progress=progress,
+    )
+    fd = safety.open_root(root, root_info)
+    try:
+        walk.visit(fd, ())
+    finally:
+        os.close(fd)
+    return CleanPlan(
+        root=os.path.normpath(root),
+        days=days,
+        rules=tuple(r for r in ALL_RULES if r in chosen),
+        live_ids_source=live_ids.source,
+        skipped_rules=tuple(skipped_rules),
+        items=tuple(walk.items),
+        skipped=tuple(walk.skipped),
+        notes=tuple(notes),
+        planned_at=planned_at,
+        root_dev=root_info.st_dev,
+        root_ino=root_info.st_ino,
+        open_files=handles.files,
+    )
+
+
+def read_open_handles_with_files() -> OpenHandles:
+    """The default open-file check: one pass over /proc, statting files held open."""
+    return read_open_handles(files=True)
+
+
+def parse_rules(text: str) -> list[Rule]:
+    """Parse a comma list of rule names (``all`` for every rule)."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if names == ["all"]:
+        return list(ALL_RULES)
+    try:
+        return [Rule(name) for name in names] or list(ALL_RULES)
+    except ValueError:
+        bad = next(name for name in names if name not in {r.value for r in Rule})
+        raise UsageError(
+            f"unknown rule {bad!r}: choose from {', '.join(r.value for r in Rule)}"
+        ) from None
+
+
+def action_dict(
+    plan: CleanPlan,
+    parts: Sequence[str],
+    *,
+    rule: Rule | None,
+    kind: str,
+    size: int,
+    status: str,
+    error: str | None,
+) -> dict[str, Any]:
+    """One entry of the report's ``actions`` list (shared by planned and executed items)."""
+    return {
+        "rule": rule.value if rule else None,
+        "path": plan.path_of(parts),
+        "kind": kind,
+        "bytes": size,
+        "status": status,
+        "error": error,
+    }

@@ -1,0 +1,48 @@
+r"""Render file names that may hold any bytes as readable, reversible text.
+
+Linux file names are bytes. Names that are not UTF-8, or that hold newlines, must still be
+reported, never dropped or mangled: valid UTF-8 is kept, a backslash becomes ``\\``, control
+characters become ``\n``, ``\t`` or ``\xNN``, and bytes that are not UTF-8 become ``\xNN``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAMED = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_ESCAPE = re.compile(r"\\(\\|n|t|r|x[0-9a-f]{2})")
+_UNNAMED = {"\\": b"\\", "n": b"\n", "t": b"\t", "r": b"\r"}
+
+
+def render(raw: bytes) -> str:
+    r"""Return ``raw`` as text that :func:`parse` turns back into the same bytes.
+
+    Example:
+        >>> render(b"log\xff\n.txt")
+        'log\\xff\\n.txt'
+    """
+    out = []
+    for char in raw.decode("utf-8", "surrogateescape"):
+        code = ord(char)
+        if char in _NAMED:
+            out.append(_NAMED[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def parse(text: str) -> bytes:
+    """Return the bytes :func:`render` rendered as ``text``."""
+    out = bytearray()
+    pos = 0
+    for match in _ESCAPE.finditer(text):
+        out += text[pos : match.start()].encode()
+        token = match.group(1)
+        out += bytes([int(token[1:], 16)]) if token.startswith("x") else _UNNAMED[token]
+        pos = match.end()
+    out += text[pos:].encode()
+    return bytes(out)

@@ -1,0 +1,131 @@
+"""``polarstack logs clean`` through the Environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliRunner
+
+
+def old(path: Path, days: float = 10) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x" * 100)
+    stamp = time.time() - days * 86400
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "logs"
+    old(root / "ins-live" / "postgresql-1.log")
+    old(root / "ins-gone" / "data")
+    return root
+
+
+def test_dry_run_json(cli: CliRunner, tree: Path):
+    result = cli(
+        ["logs", "clean", "--root", str(tree), "--live-id", "ins-live", "--dry-run", "-o", "json"]
+    )
+    assert result.status == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {
+        "root",
+        "days",
+        "dry_run",
+        "live_ids_source",
+        "skipped_rules",
+        "actions",
+        "totals",
+    } <= set(data)
+    assert data["dry_run"] is True and data["live_ids_source"] == "argument"
+    assert {(a["rule"], a["status"]) for a in data["actions"]} == {
+        ("expired-log", "planned"),
+        ("orphan", "planned"),
+    }
+    assert set(data["actions"][0]) == {"rule", "path", "kind", "bytes", "status", "error"}
+    assert set(data["totals"]) >= {"deleted_files", "deleted_dirs", "freed_bytes", "failed"}
+    assert (tree / "ins-gone").exists()
+
+
+def test_real_run_deletes_and_counts(cli: CliRunner, tree: Path):
+    result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live", "-o", "json"])
+    totals = json.loads(result.stdout)["totals"]
+    assert totals == {
+        "deleted_files": 2,
+        "deleted_dirs": 1,
+        "freed_bytes": 200,
+        "planned_bytes": 200,
+        "failed": 0,
+    }
+    assert not (tree / "ins-gone").exists()
+
+
+def test_live_ids_file(cli: CliRunner, tree: Path, tmp_path: Path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("ins-live\nins-gone\n")
+    data = json.loads(
+        cli(
+            ["logs", "clean", "--root", str(tree), "--live-ids-file", str(ids), "-o", "json"]
+        ).stdout
+    )
+    assert [a["rule"] for a in data["actions"]] == ["expired-log"]
+
+
+def test_without_live_ids_orphans_are_skipped_and_said_so(cli: CliRunner, tree: Path):
+    data = json.loads(cli(["logs", "clean", "--root", str(tree), "-o", "json"]).stdout)
+    assert data["live_ids_source"] == "unknown"
+    assert data["skipped_rules"][0]["rule"] == "orphan"
+    assert "--live-id" in data["skipped_rules"][0]["reason"]
+    assert (tree / "ins-gone").exists()
+
+
+def test_table_summary(cli: CliRunner, tree: Path):
+    result = cli(
+        ["logs", "clean", "--root", str(tree), "--live-id", "ins-live", "--dry-run"], tty=True
+    )
+    assert "would delete: 2 files, 1 directories" in result.stdout
+    assert "expired-log" in result.stdout and "orphan" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["--root", "/etc"], 3, "system directory"),
+        (["--root", "relative"], 3, "not an absolute path"),
+        (["--rules", "orphans"], 2, "unknown rule 'orphans'"),
+        (["--days", "-1"], 2, "--days"),
+        (["--live-ids-file", "/nonexistent/ids"], 2, "cannot read --live-ids-file"),
+    ],
+)
+def test_errors(cli: CliRunner, tree: Path, args, status: int, message: str):
+    full = (
+        ["logs", "clean", *args]
+        if "--root" in args
+        else ["logs", "clean", "--root", str(tree), *args]
+    )
+    result = cli(full)
+    assert result.status == status
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_failure_exits_1_after_cleaning_the_rest(cli: CliRunner, tree: Path, monkeypatch):
+    real_unlink = os.unlink
+
+    def refuse(path, *, dir_fd=None):
+        if path == "postgresql-1.log":
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live", "-o", "json"])
+    assert result.status == 1
+    assert "1 item(s) could not be deleted" in result.stderr
+    assert json.loads(result.stdout)["totals"]["failed"] == 1
+    assert not (tree / "ins-gone").exists()
