@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+# Anything render() must escape; names without any are returned as they decode.
+_NEEDS_ESCAPE = re.compile("[\\\\\x00-\x1f\x7f\udc80-\udcff]")
 _NAMED = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 _ESCAPE = re.compile(r"\\(\\|n|t|r|x[0-9a-f]{2})")
 _UNNAMED = {"\\": b"\\", "n": b"\n", "t": b"\t", "r": b"\r"}
@@ -21,8 +23,11 @@ def render(raw: bytes) -> str:
         >>> render(b"log\xff\n.txt")
         'log\\xff\\n.txt'
     """
+    text = raw.decode("utf-8", "surrogateescape")
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
     out = []
-    for char in raw.decode("utf-8", "surrogateescape"):
+    for char in text:
         code = ord(char)
         if char in _NAMED:
             out.append(_NAMED[char])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from polarstack_cli.environment import Environment
 
@@ -16,19 +16,29 @@ def default_format(env: Environment) -> str:
     return "table" if env.stdout_isatty else "json"
 
 
-def emit(
-    env: Environment,
-    fmt: str,
-    data: dict[str, Any],
-    table: Callable[[Environment, dict[str, Any]], None],
-) -> None:
-    """Write ``data`` to stdout in ``fmt``; ``table`` renders the human form."""
+class Result(Protocol):
+    """A library result: it knows its JSON form."""
+
+    def to_dict(self) -> dict[str, Any]: ...  # noqa: D102
+
+
+R = TypeVar("R", bound=Result)
+
+
+def emit(env: Environment, fmt: str, result: R, table: Callable[[Environment, R], None]) -> None:
+    """Write ``result`` to stdout in ``fmt``; ``table`` renders the human form.
+
+    The JSON form is built only for json and yaml: a log clean may hold 100,000 actions,
+    and a table needs only their counts.
+    """
+    if fmt == "table":
+        table(env, result)
+        return
+    data = result.to_dict()
     if fmt == "json":
         json.dump(data, env.stdout, indent=2, ensure_ascii=False)
         env.stdout.write("\n")
-    elif fmt == "yaml":
+    else:
         import yaml
 
         yaml.safe_dump(data, env.stdout, sort_keys=False, allow_unicode=True)
-    else:
-        table(env, data)

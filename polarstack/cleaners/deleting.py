@@ -23,7 +23,7 @@ from polarstack.errors import UnsafeRootError
 from polarstack.timefmt import utc_now
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened to one planned item."""
 
@@ -49,8 +49,8 @@ class CleanReport:
         """Items that could not be deleted."""
         return sum(1 for o in self.outcomes if o.status == "failed")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON object ``polarstack logs clean --output json`` prints."""
+    def actions(self) -> list[dict[str, Any]]:
+        """Every outcome, then every path the planner left, in the JSON form."""
         plan = self.plan
         actions = [
             action_dict(
@@ -70,8 +70,28 @@ class CleanReport:
             )
             for s in plan.skipped
         ]
-        # In a dry run the totals say what a real run would delete and free.
-        deleted = [o for o in self.outcomes if o.status in ("deleted", "planned")]
+        return actions
+
+    def totals(self) -> dict[str, int]:
+        """Counts over the run; in a dry run, what a real run would delete and free."""
+        done = [o for o in self.outcomes if o.status in ("deleted", "planned")]
+        files = sum(1 for o in done if o.item.kind == "file")
+        dirs = sum(1 for o in done if o.item.kind == "dir")
+        for outcome in done:
+            for entry in outcome.item.inventory:
+                dirs += entry.is_dir
+                files += not entry.is_dir
+        return {
+            "deleted_files": files,
+            "deleted_dirs": dirs,
+            "freed_bytes": sum(o.freed for o in self.outcomes),
+            "planned_bytes": self.plan.bytes,
+            "failed": self.failed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON object ``polarstack logs clean --output json`` prints."""
+        plan = self.plan
         return {
             "root": plan.root,
             "days": plan.days,
@@ -82,16 +102,8 @@ class CleanReport:
                 {"rule": s.rule.value, "reason": s.reason} for s in plan.skipped_rules
             ],
             "notes": list(plan.notes),
-            "actions": actions,
-            "totals": {
-                "deleted_files": sum(1 for o in deleted if o.item.kind == "file")
-                + sum(sum(1 for e in o.item.inventory if not e.is_dir) for o in deleted),
-                "deleted_dirs": sum(1 for o in deleted if o.item.kind == "dir")
-                + sum(sum(1 for e in o.item.inventory if e.is_dir) for o in deleted),
-                "freed_bytes": sum(o.freed for o in self.outcomes),
-                "planned_bytes": plan.bytes,
-                "failed": self.failed,
-            },
+            "actions": self.actions(),
+            "totals": self.totals(),
             "planned_at": plan.planned_at.isoformat().replace("+00:00", "Z"),
         }
 
@@ -128,37 +140,41 @@ def clean(
     now_ns = int(clock().timestamp() * 1e9)
     results = []
     fd = safety.open_root(plan.root, root_info)
+    parents = safety.ParentDirs(fd)
     try:
         for done, item in enumerate(plan.items, start=1):
-            results.append(_carry_out(fd, plan, item, now_ns))
-            if progress is not None:
+            results.append(_carry_out(parents, plan, item, now_ns))
+            if progress is not None and (done % 500 == 0 or done == len(plan.items)):
                 progress(done, len(plan.items))
     finally:
+        parents.close()
         os.close(fd)
     return CleanReport(plan, False, tuple(results), clock())
 
 
-def _carry_out(root_fd: int, plan: CleanPlan, item: PlannedItem, now_ns: int) -> Outcome:
+def _carry_out(
+    parents: safety.ParentDirs, plan: CleanPlan, item: PlannedItem, now_ns: int
+) -> Outcome:
     entry = item.entry
     try:
-        with safety.walk_to(root_fd, entry.parts[:-1]) as parent:
-            info = _check(parent, entry, plan)
-            if item.rule is not Rule.ORPHAN and now_ns - info.st_mtime_ns <= plan.days * 86400e9:
-                raise _ChangedError("no longer old enough")
-            if not entry.is_dir:
-                os.unlink(entry.name, dir_fd=parent)
-                return Outcome(item, "deleted", entry.size)
-            freed, kept = _empty_dir(parent, entry, item.inventory, plan)
-            if kept:
-                return Outcome(
-                    item,
-                    "failed",
-                    freed,
-                    f"kept {kept} entr{'y' if kept == 1 else 'ies'} not in the plan "
-                    "or changed since planning; the directory stays",
-                )
-            os.rmdir(entry.name, dir_fd=parent)
-            return Outcome(item, "deleted", freed)
+        parent = parents.get(entry.parts[:-1])
+        info = _check(parent, entry, plan)
+        if item.rule is not Rule.ORPHAN and now_ns - info.st_mtime_ns <= plan.days * 86400e9:
+            raise _ChangedError("no longer old enough")
+        if not entry.is_dir:
+            os.unlink(entry.name, dir_fd=parent)
+            return Outcome(item, "deleted", entry.size)
+        freed, kept = _empty_dir(parent, entry, item.inventory, plan)
+        if kept:
+            return Outcome(
+                item,
+                "failed",
+                freed,
+                f"kept {kept} entr{'y' if kept == 1 else 'ies'} not in the plan "
+                "or changed since planning; the directory stays",
+            )
+        os.rmdir(entry.name, dir_fd=parent)
+        return Outcome(item, "deleted", freed)
     except _ChangedError as exc:
         return Outcome(item, "skipped", 0, f"changed since planning: {exc}")
     except FileNotFoundError:

@@ -74,7 +74,7 @@ class LiveIds:
 LiveIdsProvider = Callable[[], LiveIds]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One file or directory as the planner saw it: enough to recognise it again."""
 
@@ -92,7 +92,7 @@ class Entry:
         return self.parts[-1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedItem:
     """One deletion the plan holds."""
 
@@ -110,7 +110,7 @@ class PlannedItem:
         return "dir" if self.entry.is_dir else "file"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SkippedPath:
     """Something under the root the cleaner saw and chose to leave, and why."""
 

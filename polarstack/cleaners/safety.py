@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 from polarstack.errors import UnsafeRootError
 
@@ -91,19 +89,37 @@ def open_dir(parent_fd: int, name: str) -> int:
     return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
 
 
-@contextmanager
-def walk_to(root_fd: int, parts: Sequence[str]) -> Iterator[int]:
-    """Yield a fd for the directory at ``parts`` below the root, opened component by component.
+class ParentDirs:
+    """Directory fds opened component by component from the root, reused for siblings.
 
-    Raises OSError (ELOOP or ENOTDIR) when any component is no longer a real directory.
+    Plans list siblings one after another, so consecutive deletions share their parent;
+    reopening the same chain for each of 100,000 files would dominate the run. An fd stays
+    bound to the directory it opened, so reuse never redirects a deletion.
     """
-    fds: list[int] = []
-    try:
-        current = root_fd
-        for part in parts:
-            current = open_dir(current, part)
-            fds.append(current)
-        yield current
-    finally:
-        for fd in reversed(fds):
+
+    def __init__(self, root_fd: int) -> None:
+        self._root_fd = root_fd
+        self._parts: tuple[str, ...] = ()
+        self._fds: list[int] = []
+
+    def get(self, parts: tuple[str, ...]) -> int:
+        """Return a fd for ``parts`` below the root (OSError when a component is not a dir)."""
+        if parts != self._parts:
+            keep = 0
+            while keep < min(len(parts), len(self._parts)) and parts[keep] == self._parts[keep]:
+                keep += 1
+            for fd in self._fds[keep:]:
+                os.close(fd)
+            del self._fds[keep:]
+            self._parts = parts[:keep]
+            for part in parts[keep:]:
+                self._fds.append(open_dir(self._fds[-1] if self._fds else self._root_fd, part))
+                self._parts = (*self._parts, part)
+        return self._fds[-1] if self._fds else self._root_fd
+
+    def close(self) -> None:
+        """Close every fd this opened (not the root's)."""
+        for fd in reversed(self._fds):
             os.close(fd)
+        self._fds.clear()
+        self._parts = ()

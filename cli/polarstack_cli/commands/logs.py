@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
+from polarstack.cleaners.deleting import CleanReport
 from polarstack.cleaners.deleting import clean as run_clean
 from polarstack.cleaners.logs import (
     DEFAULT_DAYS,
@@ -37,45 +37,44 @@ def _human(size: float) -> str:
     return f"{size} B"
 
 
-def _table(env: Environment, data: dict[str, Any]) -> None:
+def _table(env: Environment, report: CleanReport) -> None:
     from rich.table import Table
 
-    verb = "would delete" if data["dry_run"] else "deleted"
+    plan = report.plan
+    verb = "would delete" if report.dry_run else "deleted"
     table = Table(
-        title=f"{data['root']}: files older than {data['days']:g} days "
-        f"({'dry run' if data['dry_run'] else 'cleaned'})",
+        title=f"{plan.root}: older than {plan.days:g} days "
+        f"({'dry run' if report.dry_run else 'cleaned'})",
         title_justify="left",
     )
-    table.add_column("rule")
-    table.add_column(f"items {verb}", justify="right")
-    table.add_column("bytes", justify="right")
-    table.add_column("skipped", justify="right")
-    table.add_column("failed", justify="right")
-    wanted = {"planned", "deleted"}
-    for rule in data["rules"]:
-        mine = [a for a in data["actions"] if a["rule"] == rule]
-        done = [a for a in mine if a["status"] in wanted]
+    for column in ("rule", f"items {verb}", "bytes", "skipped", "failed"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for rule in plan.rules:
+        mine = [o for o in report.outcomes if o.item.rule is rule]
+        done = [o for o in mine if o.status in ("planned", "deleted")]
+        skipped = sum(1 for o in mine if o.status == "skipped")
+        skipped += sum(1 for s in plan.skipped if s.rule is rule)
         table.add_row(
-            rule,
+            rule.value,
             str(len(done)),
-            _human(sum(a["bytes"] for a in done)),
-            str(sum(1 for a in mine if a["status"] == "skipped")),
-            str(sum(1 for a in mine if a["status"] == "failed")),
+            _human(sum(o.freed for o in done)),
+            str(skipped),
+            str(sum(1 for o in mine if o.status == "failed")),
         )
     env.console.print(table)
-    for skipped in data["skipped_rules"]:
-        env.console.print(f"rule {skipped['rule']} skipped: {skipped['reason']}")
-    totals = data["totals"]
+    for skipped_rule in plan.skipped_rules:
+        env.console.print(f"rule {skipped_rule.rule} skipped: {skipped_rule.reason}")
+    totals = report.totals()
     env.console.print(
         f"{verb}: {totals['deleted_files']} files, {totals['deleted_dirs']} directories, "
         f"{_human(totals['freed_bytes'])}"
         + (f"; {totals['failed']} failed" if totals["failed"] else "")
     )
     if env.verbose:
-        for action in data["actions"]:
+        for action in report.actions():
+            error = f"  ({action['error']})" if action["error"] else ""
             env.console.print(
-                f"  {action['status']:<8} {action['rule'] or '-':<21} "
-                f"{action['path']}" + (f"  ({action['error']})" if action["error"] else ""),
+                f"  {action['status']:<8} {action['rule'] or '-':<21} {action['path']}{error}",
                 markup=False,
             )
 
@@ -186,6 +185,6 @@ def clean(
         report = run_clean(plan, dry_run=dry_run, progress=deleted)
     for note in plan.notes:
         env.warn(note)
-    emit(env, options.output or default_format(env), report.to_dict(), _table)
+    emit(env, options.output or default_format(env), report, _table)
     if report.failed:
         raise PartialFailureError(f"{report.failed} item(s) could not be deleted; see the report")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from polarstack.nodename import resolve_node_name
-from polarstack.scanners.ports import scan_ports
+from polarstack.scanners.ports import PortScan, scan_ports
 from polarstack_cli.environment import Environment
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
@@ -20,9 +20,10 @@ def ports() -> None:
     """Occupied TCP ports in the platform's ranges."""
 
 
-def _table(env: Environment, data: dict[str, Any]) -> None:
+def _table(env: Environment, scan: PortScan) -> None:
     from rich.table import Table
 
+    data = scan.to_dict()
     ranges = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in data["ranges"])
     table = Table(
         title=f"{len(data['used_ports'])} occupied port(s) on {data['node']} in {ranges}",
@@ -97,4 +98,4 @@ def scan(
     fmt = options.output or default_format(env)
     for warning in result.warnings:
         env.warn(warning)
-    emit(env, fmt, result.to_dict(), _table)
+    emit(env, fmt, result, _table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -13,8 +14,20 @@ from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
 
 
-def _table(env: Environment, data: dict[str, Any]) -> None:
-    print(f"polarstack {data['version']} (python {data['python']})", file=env.stdout)
+@dataclass(frozen=True)
+class Versions:
+    """What ``polarstack version`` reports."""
+
+    version: str
+    python: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"version": self.version, "python": self.python}
+
+
+def _table(env: Environment, versions: Versions) -> None:
+    print(f"polarstack {versions.version} (python {versions.python})", file=env.stdout)
 
 
 @click.command()
@@ -22,5 +35,5 @@ def _table(env: Environment, data: dict[str, Any]) -> None:
 @pass_options
 def version(options: GlobalOptions) -> None:
     """Print the polarstack version."""
-    data = {"version": __version__, "python": platform.python_version()}
-    emit(options.env, options.output or default_format(options.env), data, _table)
+    versions = Versions(__version__, platform.python_version())
+    emit(options.env, options.output or default_format(options.env), versions, _table)

@@ -1,0 +1,148 @@
+"""Log cleaning: polarstack vs ``find -delete`` vs the previous daemon's ``find -exec rm``.
+
+Run:  python bench/logs.py [--instances 200] [--files 1000] [--workdir /var/tmp]
+
+Each method gets its own freshly generated, identical tree (same seed): by default 200
+instance folders x 1,000 files (expired and fresh postgresql logs, other files, rm_data_*
+dirs), 10% of the instances orphaned. The previous daemon's procedure forks one ``rm`` per
+file, so it runs on a 20,000-file tree and its per-file cost is reported and scaled.
+Wall time and peak RSS come from ``os.wait4`` on each child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+DAY = 86400
+DAYS = 3
+
+
+def generate(root: Path, instances: int, files: int, *, seed: int = 7) -> tuple[int, list[str]]:
+    """Build the tree; return (file count, live instance ids)."""
+    rng = random.Random(seed)
+    now = time.time()
+    live, count = [], 0
+    for i in range(instances):
+        ins = f"ins-{i:04d}"
+        orphan = i % 10 == 0
+        if not orphan:
+            live.append(ins)
+        log_dir = root / ins / "log"
+        rm_dir = root / ins / "data" / f"rm_data_{i}"
+        log_dir.mkdir(parents=True)
+        rm_dir.mkdir(parents=True)
+        for n in range(files):
+            if n < files * 7 // 10:
+                path = log_dir / f"postgresql-{n}.log"
+                expired = orphan or rng.random() < 0.5
+            elif n < files * 9 // 10:
+                path = root / ins / "data" / f"table-{n}.csv"
+                expired = rng.random() < 0.5
+            else:
+                path = rm_dir / f"chunk-{n}"
+                expired = True
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.write(fd, b"x" * 512)
+            os.close(fd)
+            stamp = now - (DAYS + 1) * DAY if expired else now - rng.random() * DAY
+            os.utime(path, (stamp, stamp))
+            count += 1
+        old = now - (DAYS + 1) * DAY if i % 2 else now
+        os.utime(rm_dir, (old, old))
+    return count, live
+
+
+def timed(command: list[str], **kwargs: object) -> tuple[float, float]:
+    """Run ``command``; return (seconds, peak RSS in MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit(f"{command[0]} failed: {os.waitstatus_to_exitcode(status)}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def remaining(root: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(root))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--workdir", default="/var/tmp")
+    args = parser.parse_args()
+    polarstack = shutil.which("polarstack")
+    if polarstack is None:
+        raise SystemExit("polarstack is not installed: pip install -e .")
+    work = Path(tempfile.mkdtemp(prefix="polarstack-bench-", dir=args.workdir))
+    mmin = f"+{DAYS * 24 * 60}"
+    results: dict[str, tuple[float, float, int]] = {}
+    try:
+        def fresh(name: str, instances: int) -> tuple[Path, Path, int]:
+            root = work / name
+            root.mkdir()
+            count, live = generate(root, instances, args.files)
+            ids = work / f"{name}.ids"
+            ids.write_text("\n".join(live))
+            return root, ids, count
+
+        root, ids, total = fresh("dry", args.instances)
+        seconds, rss = timed([polarstack, "logs", "clean", "--root", str(root),
+                              "--live-ids-file", str(ids), "--dry-run", "-o", "table"])
+        results["polarstack --dry-run"] = (seconds, rss, total - remaining(root))
+
+        for fmt in ("table", "json"):
+            root, ids, _ = fresh(f"polarstack-{fmt}", args.instances)
+            seconds, rss = timed([polarstack, "logs", "clean", "--root", str(root),
+                                  "--live-ids-file", str(ids), "-o", fmt])
+            results[f"polarstack logs clean -o {fmt}"] = (seconds, rss, total - remaining(root))
+
+        root, ids, _ = fresh("find", args.instances)
+        live = set(ids.read_text().split())
+        orphans = [str(p) for p in root.iterdir() if p.name not in live]
+        script = (
+            f"find {root} -type f -name 'postgresql*.log' -mmin {mmin} -delete && "
+            f"find {root} -depth -type d -name 'rm_data_*' -mmin {mmin} -exec rm -rf {{}} + && "
+            f"rm -rf {' '.join(orphans)}"
+        )
+        seconds, rss = timed(["sh", "-c", script])
+        results["find -delete (+ rm -rf)"] = (seconds, rss, total - remaining(root))
+
+        small = max(1, args.instances // 10)
+        root, _, small_total = fresh("previous", small)
+        seconds, rss = timed(["sh", "-c", f"find {root} -name 'postgresql*.log' -mtime +{DAYS} "
+                                          "-exec rm -f {} \\;"])
+        deleted = small_total - remaining(root)
+        results[f"previous: find -exec rm ({small_total} files)"] = (seconds, rss, deleted)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    ours = results["polarstack logs clean -o table"]
+    find = results["find -delete (+ rm -rf)"]
+    previous_key = next(k for k in results if k.startswith("previous"))
+    previous = results[previous_key]
+    per_file = previous[0] / max(previous[2], 1)
+    print(f"tree: {args.instances} instances x {args.files} files = {total} files; N = {DAYS}")
+    print(f"  {'method':<44}{'wall':>10}{'peak RSS':>12}{'deleted':>10}{'x find':>9}")
+    for name, (seconds, rss, deleted) in results.items():
+        print(f"  {name:<44}{seconds:>9.2f}s{rss:>9.1f}MiB{deleted:>10}{seconds / find[0]:>9.2f}")
+    scaled = per_file * ours[2]
+    print(f"  previous procedure: {per_file * 1000:.2f} ms per deleted file; for the "
+          f"{ours[2]} files polarstack deleted that is ~{scaled:.0f}s, "
+          f"{scaled / ours[0]:.0f}x polarstack (goal >= 20x)")
+    print(f"  polarstack vs find -delete: {ours[0] / find[0]:.2f}x (goal <= 1.5x); "
+          f"peak RSS {ours[1]:.1f} MiB (goal <= 80); "
+          f"dry run {results['polarstack --dry-run'][0]:.2f}s (goal < 5s)")
+
+
+if __name__ == "__main__":
+    main()
