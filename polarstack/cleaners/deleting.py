@@ -203,7 +203,6 @@ def _empty_dir(
     parent_fd: int, top: Entry, inventory: tuple[Entry, ...], plan: CleanPlan
 ) -> tuple[int, int]:
     """Delete the inventory of ``top``, deepest first; return (bytes freed, entries kept)."""
-    depth = len(top.parts)
     by_dir: dict[tuple[str, ...], list[Entry]] = {}
     for entry in inventory:
         by_dir.setdefault(entry.parts[:-1], []).append(entry)
@@ -238,7 +237,7 @@ def _empty_dir(
     try:
         if os.fstat(fd).st_ino != top.ino:
             raise _ChangedError("replaced by another directory")
-        empty(fd, top.parts[:depth])
+        empty(fd, top.parts)
     finally:
         os.close(fd)
     return freed, kept

@@ -147,8 +147,7 @@ class CleanPlan:
 
     def path_of(self, parts: Sequence[str]) -> str:
         """Return the readable absolute path of ``parts`` below the root."""
-        full = os.path.join(os.path.normpath(self.root), *parts)
-        return render(os.fsencode(full))
+        return _relative((os.path.normpath(self.root), *parts))
 
     @property
     def bytes(self) -> int:
@@ -184,9 +183,12 @@ class _Walk:
         if self.progress is not None and self.seen % 1000 == 0:
             self.progress(self.seen)
 
-    def scan(self, dir_fd: int, parts: tuple[str, ...]) -> list[tuple[Entry | None, str]]:
-        """List ``dir_fd``: (entry, name) for files and dirs; entry None when skipped here."""
-        listed: list[tuple[Entry | None, str]] = []
+    def scan(self, dir_fd: int, parts: tuple[str, ...]) -> list[Entry | SkippedPath]:
+        """List ``dir_fd``: an Entry per file or directory, a SkippedPath for anything else.
+
+        Only lists; the caller decides whether a skip is reported (a look-ahead does not).
+        """
+        listed: list[Entry | SkippedPath] = []
         with os.scandir(dir_fd) as it:
             for dirent in it:
                 self.tick()
@@ -194,29 +196,27 @@ class _Walk:
                 try:
                     info = dirent.stat(follow_symlinks=False)
                 except OSError as exc:
-                    self.skipped.append(SkippedPath(child, f"cannot stat: {exc.strerror}"))
-                    listed.append((None, dirent.name))
+                    listed.append(SkippedPath(child, f"cannot stat: {exc.strerror}"))
                     continue
                 mode = info.st_mode
                 if stat.S_ISLNK(mode):
-                    self.skipped.append(SkippedPath(child, "symlink: never followed or deleted"))
-                    listed.append((None, dirent.name))
+                    listed.append(SkippedPath(child, "symlink: never followed or deleted"))
                 elif info.st_dev != self.root_dev:
-                    self.skipped.append(SkippedPath(child, "on another filesystem (mount point)"))
-                    listed.append((None, dirent.name))
+                    listed.append(SkippedPath(child, "on another filesystem (mount point)"))
                 elif stat.S_ISDIR(mode) or stat.S_ISREG(mode):
-                    entry = Entry(
-                        child,
-                        stat.S_ISDIR(mode),
-                        info.st_dev,
-                        info.st_ino,
-                        info.st_mtime_ns,
-                        0 if stat.S_ISDIR(mode) else info.st_size,
+                    is_dir = stat.S_ISDIR(mode)
+                    listed.append(
+                        Entry(
+                            child,
+                            is_dir,
+                            info.st_dev,
+                            info.st_ino,
+                            info.st_mtime_ns,
+                            0 if is_dir else info.st_size,
+                        )
                     )
-                    listed.append((entry, dirent.name))
                 else:
-                    self.skipped.append(SkippedPath(child, "not a regular file or directory"))
-                    listed.append((None, dirent.name))
+                    listed.append(SkippedPath(child, "not a regular file or directory"))
         return listed
 
     def visit(self, dir_fd: int, parts: tuple[str, ...]) -> None:
@@ -224,10 +224,10 @@ class _Walk:
         if len(parts) >= safety.MAX_DEPTH:
             self.skipped.append(SkippedPath(parts, f"deeper than {safety.MAX_DEPTH} levels"))
             return
-        for entry, _name in self.scan(dir_fd, parts):
-            if entry is None:
-                continue
-            if entry.is_dir:
+        for entry in self.scan(dir_fd, parts):
+            if isinstance(entry, SkippedPath):
+                self.skipped.append(entry)
+            elif entry.is_dir:
                 self.visit_dir(dir_fd, entry)
             elif (
                 Rule.EXPIRED_LOG in self.rules
@@ -248,38 +248,59 @@ class _Walk:
             self.skipped.append(SkippedPath(entry.parts, f"cannot open: {exc.strerror}"))
             return
         try:
-            rule = self.whole_dir_rule(fd, entry)
-            if rule is not None:
-                inventory, blocker = self.inventory(fd, entry.parts)
-                if blocker is None:
-                    self.plan(rule, entry, inventory)
-                    return
-                self.skipped.append(SkippedPath(entry.parts, f"kept whole: {blocker}", rule))
-            self.visit(fd, entry.parts)
+            if not self.plan_whole(fd, entry):
+                self.visit(fd, entry.parts)
         finally:
             os.close(fd)
 
-    def whole_dir_rule(self, fd: int, entry: Entry) -> Rule | None:
-        """Return the rule that deletes this directory whole, if any."""
+    def plan_whole(self, fd: int, entry: Entry) -> bool:
+        """Plan ``entry`` whole when a rule deletes it and nothing inside blocks that."""
         if (
             Rule.EXPIRED_REMOVED_DATA in self.rules
             and _matches(entry.name, "rm_data_*")
             and _is_expired(entry.mtime_ns, self.now_ns, self.days)
         ):
-            return Rule.EXPIRED_REMOVED_DATA
-        if (
+            rule = Rule.EXPIRED_REMOVED_DATA
+        elif (
             len(entry.parts) == 1
             and Rule.ORPHAN in self.rules
             and self.live is not None
             and entry.name not in self.live
-            and not self.has_recent_log(fd, entry.parts)
         ):
-            return Rule.ORPHAN
-        return None
+            rule = Rule.ORPHAN
+        else:
+            return False
+        inventory, blocker = self.inventory(fd, entry.parts)
+        if rule is Rule.ORPHAN:
+            # One walk serves both questions; only a blocked inventory (cut short) needs
+            # the separate look for a recent log.
+            if blocker is None:
+                recent = any(self.is_recent_log(e) for e in inventory)
+            else:
+                recent = self.has_recent_log(fd, entry.parts)
+            if recent:
+                return False
+        if blocker is not None:
+            self.skipped.append(SkippedPath(entry.parts, f"kept whole: {blocker}", rule))
+            return False
+        self.plan(rule, entry, inventory)
+        return True
+
+    def is_recent_log(self, entry: Entry) -> bool:
+        """Whether ``entry`` is a ``*.log`` file modified within N days."""
+        return (
+            not entry.is_dir
+            and _matches(entry.name, "*.log")
+            and not _is_expired(entry.mtime_ns, self.now_ns, self.days)
+        )
 
     def has_recent_log(self, fd: int, parts: tuple[str, ...]) -> bool:
         """Whether any ``*.log`` file below ``fd`` was modified within N days."""
-        for entry, _name in _quiet(self.scan_quietly(fd, parts)):
+        for entry in self.scan(fd, parts):
+            if isinstance(entry, SkippedPath):
+                continue
+            if self.is_recent_log(entry):
+                return True
             if entry.is_dir:
                 if len(entry.parts) >= safety.MAX_DEPTH:
                     return True  # unknown depths: assume recent, never delete blind
@@ -292,33 +313,21 @@ class _Walk:
                         return True
                 finally:
                     os.close(child)
-            elif _matches(entry.name, "*.log") and not _is_expired(
-                entry.mtime_ns, self.now_ns, self.days
-            ):
-                return True
         return False
-
-    def scan_quietly(self, fd: int, parts: tuple[str, ...]) -> list[tuple[Entry | None, str]]:
-        """List without recording skips (a look-ahead; the real visit records them)."""
-        mark = len(self.skipped)
-        try:
-            return self.scan(fd, parts)
-        finally:
-            del self.skipped[mark:]
 
     def inventory(self, fd: int, parts: tuple[str, ...]) -> tuple[tuple[Entry, ...], str | None]:
         """List everything below ``fd``, children before parents; or say what blocks it."""
         listed: list[Entry] = []
         if len(parts) >= safety.MAX_DEPTH:
             return (), f"deeper than {safety.MAX_DEPTH} levels"
-        for entry, name in self.scan_quietly(fd, parts):
-            if entry is None:
-                return (), f"holds {render(os.fsencode(os.path.join(*parts, name)))}, which is kept"
+        for entry in self.scan(fd, parts):
+            if isinstance(entry, SkippedPath):
+                return (), f"holds {_relative(entry.parts)}, which is kept"
             if entry.is_dir:
                 try:
                     child = safety.open_dir(fd, entry.name)
                 except OSError as exc:
-                    return (), f"cannot open {entry.name}: {exc.strerror}"
+                    return (), f"cannot open {_relative(entry.parts)}: {exc.strerror}"
                 try:
                     below, blocker = self.inventory(child, entry.parts)
                 finally:
@@ -327,10 +336,7 @@ class _Walk:
                     return (), blocker
                 listed.extend(below)
             elif (entry.dev, entry.ino) in self.open_files:
-                return (
-                    (),
-                    f"holds {render(os.fsencode(os.path.join(*entry.parts)))}, open by a process",
-                )
+                return (), f"holds {_relative(entry.parts)}, open by a process"
             listed.append(entry)
         return tuple(listed), None
 
@@ -340,8 +346,9 @@ class _Walk:
         self.items.append(PlannedItem(rule, entry, size, age, inventory))
 
 
-def _quiet(listed: list[tuple[Entry | None, str]]) -> Iterable[tuple[Entry, str]]:
-    return ((entry, name) for entry, name in listed if entry is not None)
+def _relative(parts: Sequence[str]) -> str:
+    """The readable path of ``parts`` below the root."""
+    return render(os.fsencode(os.path.join(*parts)))
 
 
 def plan_clean(
@@ -436,15 +443,13 @@ def read_open_handles_with_files() -> OpenHandles:
 def parse_rules(text: str) -> list[Rule]:
     """Parse a comma list of rule names (``all`` for every rule)."""
     names = [part.strip() for part in text.split(",") if part.strip()]
-    if names == ["all"]:
+    if names in ([], ["all"]):
         return list(ALL_RULES)
-    try:
-        return [Rule(name) for name in names] or list(ALL_RULES)
-    except ValueError:
-        bad = next(name for name in names if name not in {r.value for r in Rule})
-        raise UsageError(
-            f"unknown rule {bad!r}: choose from {', '.join(r.value for r in Rule)}"
-        ) from None
+    valid = [rule.value for rule in Rule]
+    for name in names:
+        if name not in valid:
+            raise UsageError(f"unknown rule {name!r}: choose from {', '.join(valid)}")
+    return [Rule(name) for name in names]
 
 
 def action_dict(
