@@ -155,12 +155,11 @@ def scan_ports(
     scanned_at = clock()
     table, used_method = read([(r.start, r.end) for r in merged], method=method)
     extras = tuple(h for h in extra if portranges.contains(merged, h.port))
-    seen = {raw.port for raw in table}
-    seen.update(h.port for h in extras)
+    socket_ports = {raw.port for raw in table}
+    seen = socket_ports.union(h.port for h in extras)
     used = sorted(port for port in seen if portranges.contains(merged, port))
     warnings = ephemeral_overlap_warnings(merged, proc=proc)
     if verify_bind:
-        socket_ports = {raw.port for raw in table}
         free = [port for port in used if port in socket_ports and not bind_refused(port)]
         if free:
             warnings.append(

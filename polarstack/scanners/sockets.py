@@ -189,46 +189,47 @@ def _port_filter(port_ranges: Sequence[tuple[int, int]]) -> bytes:
     return _NLATTR.pack(_NLATTR.size + len(program), _INET_DIAG_REQ_BYTECODE) + bytes(program)
 
 
+# One reply as _REPLY unpacks it: length, type, seq, family, state, sport (swapped), src, inode.
+_Reply = tuple[int, int, int, int, int, int, bytes, int]
+
+
 def _receive_dump(sock: socket.socket, seq: int, out: list[RawSocket]) -> None:
     addresses: dict[tuple[int, bytes], str] = {}
-    while True:
+    inet_ntop, ipv4, append = socket.inet_ntop, socket.AF_INET, out.append
+    done = False
+    while not done:
         data = sock.recv(_RECV_BUFFER)
-        if not _parse_uniform(data, seq, out, addresses) and _parse_chunk(
-            data, seq, out, addresses
-        ):
-            return
+        replies = _parse_uniform(data, seq)
+        if replies is None:
+            replies, done = _parse_chunk(data, seq)
+        for _length, _kind, _seq, family, state, port, raw, inode in replies:
+            address = addresses.get((family, raw))
+            if address is None:
+                address = inet_ntop(family, raw[:4] if family == ipv4 else raw)
+                addresses[(family, raw)] = address
+            append(RawSocket(family, state, address, ((port & 0xFF) << 8) | (port >> 8), inode))
 
 
-def _parse_uniform(
-    data: bytes, seq: int, out: list[RawSocket], addresses: dict[tuple[int, bytes], str]
-) -> bool:
-    """Parse a chunk whose messages are all replies of one length, in one C-level pass.
+def _parse_uniform(data: bytes, seq: int) -> list[_Reply] | None:
+    """Unpack a chunk whose messages are all replies of one length, in one C-level pass.
 
-    Returns False, having added nothing, when the chunk is not like that (it ends the dump,
-    carries an error, or mixes lengths); :func:`_parse_chunk` then reads it message by message.
+    Returns None when the chunk is not like that (it ends the dump, carries an error, or
+    mixes lengths); :func:`_parse_chunk` then reads it message by message.
     """
     if len(data) < _REPLY.size:
-        return False
+        return None
     stride = int.from_bytes(data[:4], "little")
     if stride < _REPLY.size or stride % 4 or len(data) % stride:
-        return False
-    layout = _uniform_layout(stride)
-    records = list(layout.iter_unpack(data))
-    for length, kind, msg_seq, *_ in records:
+        return None
+    replies: list[_Reply] = list(_uniform_layout(stride).iter_unpack(data))
+    for length, kind, msg_seq, *_ in replies:
         if (
             length != stride
             or (kind != _SOCK_DIAG_BY_FAMILY and kind != _TCPDIAG_GETSOCK)
             or (msg_seq != seq)
         ):
-            return False
-    inet_ntop, ipv4, append = socket.inet_ntop, socket.AF_INET, out.append
-    for _length, _kind, _seq, family, state, port, raw, inode in records:
-        address = addresses.get((family, raw))
-        if address is None:
-            address = inet_ntop(family, raw[:4] if family == ipv4 else raw)
-            addresses[(family, raw)] = address
-        append(RawSocket(family, state, address, ((port & 0xFF) << 8) | (port >> 8), inode))
-    return True
+            return None
+    return replies
 
 
 @functools.cache
@@ -236,33 +237,21 @@ def _uniform_layout(stride: int) -> struct.Struct:
     return struct.Struct(_REPLY.format + f"{stride - _REPLY.size}x")
 
 
-def _parse_chunk(
-    data: bytes, seq: int, out: list[RawSocket], addresses: dict[tuple[int, bytes], str]
-) -> bool:
-    """Parse one chunk message by message; return True when it ends the dump."""
-    unpack, reply_size = _REPLY.unpack_from, _REPLY.size
-    inet_ntop, ipv4 = socket.inet_ntop, socket.AF_INET
+def _parse_chunk(data: bytes, seq: int) -> tuple[list[_Reply], bool]:
+    """Unpack one chunk message by message; return its replies and whether the dump ended."""
+    replies: list[_Reply] = []
     offset, size = 0, len(data)
     while offset + _NLMSG_HDR.size <= size:
-        if size - offset < reply_size:  # a short control message (DONE, ERROR)
-            length, kind, _flags, msg_seq, _pid = _NLMSG_HDR.unpack_from(data, offset)
-        else:
-            length, kind, msg_seq, family, state, port, raw, inode = unpack(data, offset)
-        if kind == _NLMSG_DONE:
-            return True
+        length, kind, _flags, msg_seq, _pid = _NLMSG_HDR.unpack_from(data, offset)
+        if kind == _NLMSG_DONE or length == 0:
+            return replies, True
         if kind == _NLMSG_ERROR:
             code = -struct.unpack_from("=i", data, offset + _NLMSG_HDR.size)[0]
             raise OSError(code, f"sock_diag: {os.strerror(code)}")
-        if msg_seq == seq:
-            address = addresses.get((family, raw))
-            if address is None:
-                address = inet_ntop(family, raw[:4] if family == ipv4 else raw)
-                addresses[(family, raw)] = address
-            out.append(RawSocket(family, state, address, ((port & 0xFF) << 8) | (port >> 8), inode))
-        if length == 0:
-            return True
+        if msg_seq == seq and length >= _REPLY.size:
+            replies.append(_REPLY.unpack_from(data, offset))
         offset += (length + 3) & ~3
-    return False
+    return replies, False
 
 
 def read_procfs(proc: str = "/proc") -> list[RawSocket]:
