@@ -87,6 +87,7 @@ def main() -> None:
     mmin = f"+{DAYS * 24 * 60}"
     results: dict[str, tuple[float, float, int]] = {}
     try:
+
         def fresh(name: str, instances: int) -> tuple[Path, Path, int]:
             root = work / name
             root.mkdir()
@@ -96,14 +97,37 @@ def main() -> None:
             return root, ids, count
 
         root, ids, total = fresh("dry", args.instances)
-        seconds, rss = timed([polarstack, "logs", "clean", "--root", str(root),
-                              "--live-ids-file", str(ids), "--dry-run", "-o", "table"])
+        seconds, rss = timed(
+            [
+                polarstack,
+                "logs",
+                "clean",
+                "--root",
+                str(root),
+                "--live-ids-file",
+                str(ids),
+                "--dry-run",
+                "-o",
+                "table",
+            ]
+        )
         results["polarstack --dry-run"] = (seconds, rss, total - remaining(root))
 
         for fmt in ("table", "json"):
             root, ids, _ = fresh(f"polarstack-{fmt}", args.instances)
-            seconds, rss = timed([polarstack, "logs", "clean", "--root", str(root),
-                                  "--live-ids-file", str(ids), "-o", fmt])
+            seconds, rss = timed(
+                [
+                    polarstack,
+                    "logs",
+                    "clean",
+                    "--root",
+                    str(root),
+                    "--live-ids-file",
+                    str(ids),
+                    "-o",
+                    fmt,
+                ]
+            )
             results[f"polarstack logs clean -o {fmt}"] = (seconds, rss, total - remaining(root))
 
         root, ids, _ = fresh("find", args.instances)
@@ -119,8 +143,9 @@ def main() -> None:
 
         small = max(1, args.instances // 10)
         root, _, small_total = fresh("previous", small)
-        seconds, rss = timed(["sh", "-c", f"find {root} -name 'postgresql*.log' -mtime +{DAYS} "
-                                          "-exec rm -f {} \\;"])
+        seconds, rss = timed(
+            ["sh", "-c", f"find {root} -name 'postgresql*.log' -mtime +{DAYS} -exec rm -f {{}} \\;"]
+        )
         deleted = small_total - remaining(root)
         results[f"previous: find -exec rm ({small_total} files)"] = (seconds, rss, deleted)
     finally:
@@ -136,12 +161,16 @@ def main() -> None:
     for name, (seconds, rss, deleted) in results.items():
         print(f"  {name:<44}{seconds:>9.2f}s{rss:>9.1f}MiB{deleted:>10}{seconds / find[0]:>9.2f}")
     scaled = per_file * ours[2]
-    print(f"  previous procedure: {per_file * 1000:.2f} ms per deleted file; for the "
-          f"{ours[2]} files polarstack deleted that is ~{scaled:.0f}s, "
-          f"{scaled / ours[0]:.0f}x polarstack (goal >= 20x)")
-    print(f"  polarstack vs find -delete: {ours[0] / find[0]:.2f}x (goal <= 1.5x); "
-          f"peak RSS {ours[1]:.1f} MiB (goal <= 80); "
-          f"dry run {results['polarstack --dry-run'][0]:.2f}s (goal < 5s)")
+    print(
+        f"  previous procedure: {per_file * 1000:.2f} ms per deleted file; for the "
+        f"{ours[2]} files polarstack deleted that is ~{scaled:.0f}s, "
+        f"{scaled / ours[0]:.0f}x polarstack (goal >= 20x)"
+    )
+    print(
+        f"  polarstack vs find -delete: {ours[0] / find[0]:.2f}x (goal <= 1.5x); "
+        f"peak RSS {ours[1]:.1f} MiB (goal <= 80); "
+        f"dry run {results['polarstack --dry-run'][0]:.2f}s (goal < 5s)"
+    )
 
 
 if __name__ == "__main__":

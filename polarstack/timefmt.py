@@ -25,3 +25,16 @@ def utc_stamp(moment: datetime) -> str:
 def utc_now() -> datetime:
     """Return the current time, timezone-aware UTC (the default clock of every job)."""
     return datetime.now(UTC)
+
+
+def parse_utc_stamp(text: object) -> datetime | None:
+    """Read a contract timestamp back; None when ``text`` is not one.
+
+    Example:
+        >>> parse_utc_stamp("2024-05-01T12:00:07Z").isoformat()
+        '2024-05-01T12:00:07+00:00'
+    """
+    try:
+        return datetime.strptime(str(text), CONTRACT_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from polarstack_cli.environment import Environment
 from polarstack_cli.main import run
+
+from polarstack.publishers.kube.client import ClusterTarget, Kube, connect
+from polarstack.settings import ClusterSettings
+from tests.fakekube import FakeKube
 
 REQUIRE_ALL = os.environ.get("POLARSTACK_REQUIRE_ALL") == "1"
 
@@ -76,3 +81,23 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> CliRunner:
         return CliResult(status, stdout.getvalue(), stderr.getvalue())
 
     return invoke
+
+
+@pytest.fixture
+def fake_kube() -> Iterator[FakeKube]:
+    """A fake API server on 127.0.0.1, for the official client."""
+    with FakeKube() as server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(fake_kube: FakeKube, tmp_path: Path) -> Path:
+    """A kubeconfig pointing at ``fake_kube``."""
+    return fake_kube.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def kube(kubeconfig: Path) -> Kube:
+    """A connection to ``fake_kube``, with short retry delays so failures stay fast."""
+    settings = ClusterSettings(request_timeout=2.0, retry_delay=0.01)
+    return connect(ClusterTarget(kubeconfig=str(kubeconfig)), environ={}, settings=settings)

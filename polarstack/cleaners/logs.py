@@ -29,13 +29,14 @@ from polarstack.cleaners import safety
 from polarstack.errors import UsageError
 from polarstack.pathtext import render
 from polarstack.procfs import OpenHandles, read_open_handles
+from polarstack.settings import LogsSettings
 from polarstack.timefmt import utc_now
 
 InstanceId = NewType("InstanceId", str)
 
-DEFAULT_ROOT = "/flash/polardb_dbcluster/"
-DEFAULT_DAYS = 3.0
-LIVE_ID_LABEL = "apsara.metric.ins_id"
+DEFAULT_ROOT = LogsSettings.root
+DEFAULT_DAYS = LogsSettings.days
+LIVE_ID_LABEL = LogsSettings.instance_label
 
 
 class Rule(StrEnum):

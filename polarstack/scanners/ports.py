@@ -69,7 +69,7 @@ class PortScan:
     """Occupied ports within ``ranges``, sorted."""
     scanned_at: datetime
     method: str
-    """How the socket table was read: ``netlink`` or ``procfs``."""
+    """How the socket table was read: ``netlink`` or ``procfs`` (``none`` without ranges)."""
     warnings: tuple[str, ...] = ()
     bind_verified: bool = False
     """Whether each port in ``used_ports`` was confirmed by a failing bind()."""
@@ -131,7 +131,8 @@ def scan_ports(
     """Scan this network namespace for occupied TCP ports within ``ranges`` (default 1-65535).
 
     Args:
-        ranges: inclusive ranges to report on; overlapping ranges are merged.
+        ranges: inclusive ranges to report on; overlapping ranges are merged. None means
+            1-65535; an empty list means none (the platform configured no ranges).
         node: the node name to record in the result.
         owners: look up the pid and process name holding each socket (one pass over /proc).
         verify_bind: confirm each occupied port with a real bind(); ports that bind are
@@ -151,9 +152,12 @@ def scan_ports(
         True
         >>> listener.close()
     """
-    merged = portranges.merge(ranges if ranges else [FULL_RANGE])
+    merged = portranges.merge([FULL_RANGE] if ranges is None else ranges)
     scanned_at = clock()
-    table, used_method = read([(r.start, r.end) for r in merged], method=method)
+    if merged:
+        table, used_method = read([(r.start, r.end) for r in merged], method=method)
+    else:
+        table, used_method = [], "none"  # no ranges: nothing to report, nothing to read
     extras = tuple(h for h in extra if portranges.contains(merged, h.port))
     socket_ports = {raw.port for raw in table}
     seen = socket_ports.union(h.port for h in extras)

@@ -17,7 +17,14 @@ from polarstack.cleaners.logs import (
     parse_rules,
     plan_clean,
 )
-from polarstack.errors import PartialFailureError, UsageError
+from polarstack.errors import ClusterError, PartialFailureError, UsageError
+from polarstack.jobs.logs import clean_event
+from polarstack.nodename import resolve_node_name
+from polarstack.publishers.kube.client import Kube
+from polarstack.publishers.kube.readers import read_live_ids
+from polarstack.timefmt import utc_now
+from polarstack.units import human_size
+from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
@@ -27,14 +34,6 @@ from polarstack_cli.output import default_format, emit
 @global_options
 def logs() -> None:
     """Clean the database log tree."""
-
-
-def _human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
 
 
 def _table(env: Environment, report: CleanReport) -> None:
@@ -57,7 +56,7 @@ def _table(env: Environment, report: CleanReport) -> None:
         table.add_row(
             rule.value,
             str(len(done)),
-            _human(sum(o.freed for o in done)),
+            human_size(sum(o.freed for o in done)),
             str(skipped),
             str(sum(1 for o in mine if o.status == "failed")),
         )
@@ -67,7 +66,7 @@ def _table(env: Environment, report: CleanReport) -> None:
     totals = report.totals()
     env.console.print(
         f"{verb}: {totals['deleted_files']} files, {totals['deleted_dirs']} directories, "
-        f"{_human(totals['freed_bytes'])}"
+        f"{human_size(totals['freed_bytes'])}"
         + (f"; {totals['failed']} failed" if totals["failed"] else "")
     )
     if env.verbose:
@@ -102,7 +101,7 @@ def _progress(
         yield walked, deleted
 
 
-def _live_ids(ids: tuple[str, ...], ids_file: str | None) -> LiveIds:
+def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> LiveIds:
     if ids_file is not None:
         try:
             text = Path(ids_file).read_text()
@@ -111,6 +110,8 @@ def _live_ids(ids: tuple[str, ...], ids_file: str | None) -> LiveIds:
         ids = (*ids, *text.replace(",", "\n").split())
     if ids or ids_file is not None:
         return LiveIds.given(ids)
+    if kube is not None:
+        return read_live_ids(kube)
     return LiveIds.unknown("no cluster given and no --live-id / --live-ids-file")
 
 
@@ -168,9 +169,13 @@ def clean(
       expired-log           postgresql*.log files, at any depth, older than N days
       expired-removed-data  rm_data_* directories, at any depth, older: deleted whole
 
-    Without live ids (--live-id, --live-ids-file, or the cluster) the orphan rule is
-    skipped and the report says why. Symlinks are never followed nor deleted, other
-    filesystems are not entered, and files a process holds open are kept.
+    Live ids come from --live-id / --live-ids-file, else from the cluster's pods (label
+    apsara.metric.ins_id) when a cluster is used (--kubeconfig, --context, or in a pod).
+    Without them the orphan rule is skipped and the report says why. With a cluster, a run
+    that deleted something records an Event on this node.
+
+    Symlinks are never followed nor deleted, other filesystems are not entered, and files a
+    process holds open are kept.
 
     \b
     Examples:
@@ -179,12 +184,22 @@ def clean(
     """
     env = options.env
     chosen = parse_rules(rules)
-    live = _live_ids(live_id, live_ids_file)
+    kube = cluster.connect_cluster(options) if cluster.wanted(options) else None
+    live = _live_ids(live_id, live_ids_file, kube)
     with _progress(env) as (walked, deleted):
         plan = plan_clean(root, days=days, live=live, rules=chosen, progress=walked)
         report = run_clean(plan, dry_run=dry_run, progress=deleted)
     for note in plan.notes:
         env.warn(note)
     emit(env, options.output or default_format(env), report, _table)
+    event = clean_event(report)
+    if kube is not None and event is not None:
+        from polarstack.publishers.kube import KubePublisher
+
+        node = resolve_node_name(options.node_name, environ=env.environ)
+        try:
+            KubePublisher(kube).record_event(node, event, now=utc_now())
+        except ClusterError as exc:
+            env.warn(f"could not record the event on node {node}: {exc}")
     if report.failed:
         raise PartialFailureError(f"{report.failed} item(s) could not be deleted; see the report")

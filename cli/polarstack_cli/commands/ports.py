@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
+from polarstack.jobs.ports import PortsRun, run_ports
 from polarstack.nodename import resolve_node_name
-from polarstack.scanners.ports import PortScan, scan_ports
+from polarstack.publishers.base import Publisher
+from polarstack.publishers.kube.client import Kube
+from polarstack.publishers.local import LocalPublisher
+from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
@@ -20,11 +25,11 @@ def ports() -> None:
     """Occupied TCP ports in the platform's ranges."""
 
 
-def _table(env: Environment, scan: PortScan) -> None:
+def _table(env: Environment, run: PortsRun) -> None:
     from rich.table import Table
 
-    data = scan.to_dict()
-    ranges = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in data["ranges"])
+    data = run.scan.to_dict()
+    ranges = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in data["ranges"]) or "no ranges"
     table = Table(
         title=f"{len(data['used_ports'])} occupied port(s) on {data['node']} in {ranges}",
         title_justify="left",
@@ -55,7 +60,7 @@ def _table(env: Environment, scan: PortScan) -> None:
     multiple=True,
     metavar="RANGE",
     help="Ports to report on: N, A-B (inclusive) or A+K (A to A+K), or a comma list; "
-    "repeatable. Default: 1-65535.",
+    "repeatable. Default: the cluster's ranges when a cluster is used, else 1-65535.",
 )
 @click.option("--owners", is_flag=True, help="Show the pid and process holding each socket.")
 @click.option(
@@ -70,6 +75,17 @@ def _table(env: Environment, scan: PortScan) -> None:
     show_default=True,
     help="How to read the kernel's socket table.",
 )
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Write ConfigMap cloud-provider-port-usage-<node> in the cluster (only when the "
+    "set of ports changed), unless controller-config has enablePrintPort off.",
+)
+@click.option(
+    "--publish-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write that ConfigMap as JSON into this directory instead (no cluster needed).",
+)
 @global_options
 @pass_options
 def scan(
@@ -78,24 +94,57 @@ def scan(
     owners: bool,
     verify_bind: bool,
     method: str,
+    publish: bool,
+    publish_dir: Path | None,
 ) -> None:
     """Find the TCP ports occupied on this host.
 
     A port is occupied when a TCP socket (IPv4 or IPv6, any address, any state but
     TIME_WAIT) has it as its local port in this network namespace.
 
+    A cluster is used with --publish, --kubeconfig or --context, or in a pod: the ranges
+    then come from the annotations of ConfigMap polardb4mpd-controller (unless --range is
+    given), and ports that pods on this node take through a hostPort mapping (with no
+    socket on the host) count as occupied too.
+
     \b
     Examples:
       polarstack ports scan --range 5400-5800
       polarstack ports scan -r 5432 -r 6000+100 --owners -o json
+      polarstack ports scan --publish --kubeconfig ~/.kube/config
     """
     env = options.env
+    if publish and publish_dir is not None:
+        raise click.UsageError("give --publish or --publish-dir, not both")
     node = resolve_node_name(options.node_name, environ=env.environ)
     requested = [r for spec in range for r in spec]
-    result = scan_ports(
-        requested or None, node=node, owners=owners, verify_bind=verify_bind, method=method
+    kube: Kube | None = None
+    if publish or cluster.wanted(options):
+        kube = cluster.connect_cluster(options)
+    publisher: Publisher | None = None
+    if publish:
+        from polarstack.publishers.kube import KubePublisher
+
+        assert kube is not None
+        publisher = KubePublisher(kube)
+    elif publish_dir is not None:
+        publisher = LocalPublisher(directory=publish_dir)
+    run = run_ports(
+        node=node,
+        ranges=requested or None,
+        kube=kube,
+        publisher=publisher,
+        owners=owners,
+        verify_bind=verify_bind,
+        method=method,
     )
-    fmt = options.output or default_format(env)
-    for warning in result.warnings:
+    for warning in (*run.notes, *run.scan.warnings):
         env.warn(warning)
-    emit(env, fmt, result, _table)
+    if run.published is not None and run.outcome is not None:
+        where = publish_dir if publish_dir is not None else "the cluster"
+        print(
+            f"ConfigMap {run.published.name} in {where}: {run.outcome.value} "
+            f"({len(run.published.data)} port(s))",
+            file=env.stderr,
+        )
+    emit(env, options.output or default_format(env), run, _table)

@@ -1,0 +1,34 @@
+"""The objects the platform reads, byte for byte as DESIGN.md's "Contracts" states them."""
+
+from __future__ import annotations
+
+from polarstack.publishers.base import ConfigMapDoc
+from polarstack.scanners.ports import PortScan
+from polarstack.settings import PortsSettings
+from polarstack.timefmt import utc_stamp
+
+PORT_IN_USE = "the port already use"
+"""The value of every key of the ports ConfigMap (the platform's wording, kept as is)."""
+
+
+def ports_config_map(scan: PortScan, settings: PortsSettings = PortsSettings()) -> ConfigMapDoc:  # noqa: B008
+    """ConfigMap ``cloud-provider-port-usage-<node>``: one key per occupied port.
+
+    The platform reads only the keys (trimmed, integers 1-65535). ``updateTimestamp`` says
+    when the scan ran; it is written along with a change and never causes one.
+
+    Example:
+        >>> from datetime import datetime, UTC
+        >>> from polarstack.portranges import PortRange
+        >>> scan = PortScan("n1", (PortRange(5400, 5800),), (5432,),
+        ...                 datetime(2024, 5, 1, tzinfo=UTC), "netlink")
+        >>> doc = ports_config_map(scan)
+        >>> doc.name, dict(doc.data), dict(doc.annotations)
+        ('cloud-provider-port-usage-n1', {'5432': 'the port already use'}, \
+{'updateTimestamp': '2024-05-01T00:00:00Z'})
+    """
+    return ConfigMapDoc(
+        name=f"{settings.config_map_prefix}{scan.node}",
+        data={str(port): PORT_IN_USE for port in scan.used_ports},
+        annotations={"updateTimestamp": utc_stamp(scan.scanned_at)},
+    )

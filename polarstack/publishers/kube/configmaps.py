@@ -1,0 +1,65 @@
+"""Publishing a ConfigMap: write only on change, and survive races with other writers."""
+
+from __future__ import annotations
+
+from polarstack.errors import ClusterError
+from polarstack.publishers.base import ConfigMapDoc, Outcome
+from polarstack.publishers.kube.client import (
+    AlreadyExistsError,
+    Kube,
+    ObjectConflictError,
+)
+from polarstack.publishers.kube.readers import read_config_map
+
+
+def publish_config_map(kube: Kube, doc: ConfigMapDoc) -> Outcome:
+    """Create ``doc`` when missing, replace it when its content differs, else write nothing.
+
+    A create that finds the ConfigMap already made (another writer won) and a replace that
+    loses a race (409 Conflict) re-read and decide again, at most
+    ``settings.conflict_retries`` times. Labels and annotations others put on the ConfigMap
+    are kept.
+
+    Raises:
+        ClusterError: the API server failed, or the races did not stop.
+    """
+    namespace = kube.namespace
+    for _attempt in range(kube.settings.conflict_retries + 1):
+        current = read_config_map(kube, doc.name)
+        if current is None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": doc.name,
+                    "namespace": namespace,
+                    "annotations": dict(doc.annotations),
+                },
+                "data": dict(doc.data),
+            }
+            try:
+                kube.call(
+                    "create", "configmaps", namespace, "create_namespaced_config_map",
+                    namespace=namespace, body=body,
+                )  # fmt: skip
+            except AlreadyExistsError:
+                continue
+            return Outcome.CREATED
+        if doc.same_content(current.get("data")):
+            return Outcome.UNCHANGED
+        metadata = current.setdefault("metadata", {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), **doc.annotations}
+        current["data"] = dict(doc.data)
+        try:
+            # The body carries the resourceVersion read above: a write in between is a 409.
+            kube.call(
+                "update", "configmaps", namespace, "replace_namespaced_config_map",
+                name=doc.name, namespace=namespace, body=current,
+            )  # fmt: skip
+        except ObjectConflictError:
+            continue
+        return Outcome.UPDATED
+    raise ClusterError(
+        f"gave up writing ConfigMap {namespace}/{doc.name}: it changed under us "
+        f"{kube.settings.conflict_retries + 1} times in a row"
+    )

@@ -1,0 +1,29 @@
+"""Reading and patching the conditions of a Node (``nodes/status``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from polarstack.publishers.kube.client import Kube
+
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"
+
+
+def read_conditions(kube: Kube, node: str) -> list[dict[str, Any]]:
+    """Every condition on ``node``, as the API server has them."""
+    answer = kube.call("get", "nodes/status", None, "read_node_status", name=node)
+    return list((answer.get("status") or {}).get("conditions") or [])
+
+
+def patch_conditions(kube: Kube, node: str, conditions: Sequence[Mapping[str, Any]]) -> None:
+    """Merge ``conditions`` into the node's by ``type``: one strategic merge patch.
+
+    Conditions of other types (the kubelet's ``Ready`` and the rest) are not in the patch, and
+    a strategic merge keyed on ``type`` leaves them as they are.
+    """
+    kube.call(
+        "patch", "nodes/status", None, "patch_node_status",
+        name=node, body={"status": {"conditions": [dict(c) for c in conditions]}},
+        _content_type=STRATEGIC_MERGE,
+    )  # fmt: skip

@@ -1,0 +1,157 @@
+"""What the jobs read from the cluster: the platform's ConfigMaps, and pods.
+
+Every reader takes the connection (:class:`~polarstack.publishers.kube.client.Kube`) and
+returns plain values or the library's result types, so the jobs never see API objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from polarstack import portranges
+from polarstack.cleaners.logs import LiveIds
+from polarstack.errors import ClusterError
+from polarstack.portranges import PortRange
+from polarstack.publishers.kube.client import Kube, Object, ObjectNotFoundError
+from polarstack.scanners.ports import PortHolder
+from polarstack.settings import LogsSettings, PortsSettings
+from polarstack.switches import parse_switch
+
+# Pods in these phases have stopped: their hostPort mappings are gone.
+_FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+
+
+def read_config_map(kube: Kube, name: str) -> Object | None:
+    """The ConfigMap ``name`` in the platform's namespace, or None when there is none."""
+    try:
+        return kube.call(
+            "get", "configmaps", kube.namespace, "read_namespaced_config_map",
+            name=name, namespace=kube.namespace,
+        )  # fmt: skip
+    except ObjectNotFoundError:
+        return None
+
+
+def _data(config_map: Object | None) -> dict[str, str]:
+    return dict((config_map or {}).get("data") or {})
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """The switches of ConfigMap ``controller-config``."""
+
+    enable_print_port: bool = True
+    """Whether the ports job publishes (``enablePrintPort``)."""
+    check_oob_ip: bool = True
+    """Whether the net job reports the BMC IP (``isCheckOObIP``)."""
+
+
+def read_controller_config(kube: Kube) -> ControllerConfig:
+    """Read the switches; a missing ConfigMap or key means on."""
+    data = _data(read_config_map(kube, kube.settings.controller_config))
+    return ControllerConfig(
+        enable_print_port=parse_switch(data.get("enablePrintPort")),
+        check_oob_ip=parse_switch(data.get("isCheckOObIP")),
+    )
+
+
+def read_net_card_name(kube: Kube, default: str) -> str:
+    """The client NIC named by ``ccm-config`` (``NET_CARD_NAME``), else ``default``."""
+    name = _data(read_config_map(kube, kube.settings.ccm_config)).get("NET_CARD_NAME", "")
+    return name.strip() or default
+
+
+@dataclass(frozen=True)
+class ClusterRanges:
+    """Port ranges read from the platform's annotations."""
+
+    ranges: tuple[PortRange, ...]
+    warnings: tuple[str, ...]
+
+
+def read_port_ranges(kube: Kube, settings: PortsSettings = PortsSettings()) -> ClusterRanges:  # noqa: B008
+    """The port ranges in the annotations of ConfigMap ``polardb4mpd-controller``.
+
+    Every annotation value that parses (leniently, see
+    :func:`~polarstack.portranges.parse_annotation`) contributes; others are skipped with a
+    warning. A missing ConfigMap gives no ranges, with a warning.
+    """
+    name = settings.ranges_config_map
+    config_map = read_config_map(kube, name)
+    if config_map is None:
+        return ClusterRanges((), (f"ConfigMap {kube.namespace}/{name} not found: no port ranges",))
+    found: list[PortRange] = []
+    warnings = []
+    annotations = config_map.get("metadata", {}).get("annotations") or {}
+    for key, value in sorted(annotations.items()):
+        parsed = portranges.parse_annotation(str(value))
+        if parsed is None:
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            warnings.append(f"annotation {key} of {name} is not port ranges, skipped: {shown!r}")
+        else:
+            found.extend(parsed)
+    if not found:
+        warnings.append(f"ConfigMap {kube.namespace}/{name} holds no port ranges")
+    return ClusterRanges(tuple(portranges.merge(found)), tuple(warnings))
+
+
+def list_pods(
+    kube: Kube, *, label_selector: str | None = None, field_selector: str | None = None
+) -> list[Object]:
+    """Pods in all namespaces that match the selectors."""
+    answer = kube.call(
+        "list", "pods", None, "list_pod_for_all_namespaces",
+        label_selector=label_selector, field_selector=field_selector,
+    )  # fmt: skip
+    return list(answer.get("items") or [])
+
+
+def read_live_ids(kube: Kube, settings: LogsSettings = LogsSettings()) -> LiveIds:  # noqa: B008
+    """The live instance ids: values of the instance label on pods in all namespaces.
+
+    An API failure gives an unknown live set (the orphan rule is then skipped), not an error:
+    the other rules still run.
+    """
+    label = settings.instance_label
+    try:
+        pods = list_pods(kube, label_selector=label)
+    except ClusterError as exc:
+        return LiveIds.unknown(f"cannot list pods: {exc}")
+    ids = {(pod.get("metadata", {}).get("labels") or {}).get(label, "") for pod in pods}
+    return LiveIds(frozenset(i for i in ids if i), "cluster")
+
+
+def _host_ports(pod: Object) -> Iterator[PortHolder]:
+    meta, spec = pod.get("metadata", {}), pod.get("spec", {})
+    owner = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+    containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
+    for container in containers:
+        for port in container.get("ports") or []:
+            host_port = port.get("hostPort")
+            if not host_port or (port.get("protocol") or "TCP") != "TCP":
+                continue
+            address = port.get("hostIP") or "0.0.0.0"
+            yield PortHolder(
+                port=int(host_port),
+                family="ipv6" if ":" in address else "ipv4",
+                address=address,
+                state="HOSTPORT",
+                source="hostPort",
+                pod=owner,
+            )
+
+
+def read_host_ports(kube: Kube, node: str) -> list[PortHolder]:
+    """TCP ``hostPort`` mappings of the running pods on ``node``.
+
+    Such a port is taken through the CNI's port mapping (iptables DNAT) without any socket on
+    the host: an engine that binds it would get no traffic.
+    """
+    pods = list_pods(kube, field_selector=f"spec.nodeName={node}")
+    return [
+        holder
+        for pod in pods
+        if (pod.get("status") or {}).get("phase") not in _FINISHED_PHASES
+        for holder in _host_ports(pod)
+    ]
