@@ -237,7 +237,9 @@ class FakeKube:
         return copy.deepcopy(obj)
 
     def _record(self, kind: str, resource: str, obj: Object) -> None:
-        rv = int(obj["metadata"].get("resourceVersion") or self._next_rv())
+        if kind == "DELETED":  # a delete is a change too: it gets a resourceVersion of its own
+            obj["metadata"]["resourceVersion"] = self._next_rv()
+        rv = int(obj["metadata"]["resourceVersion"])
         self._history.append((rv, kind, resource, copy.deepcopy(obj)))
         self._changed.notify_all()
 
