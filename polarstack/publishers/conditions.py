@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from polarstack.errors import PolarstackError
-from polarstack.publishers.base import Condition
+from polarstack.publishers.base import Condition, NodeEvent
 from polarstack.settings import NetSettings
 from polarstack.timefmt import parse_utc_stamp, utc_now
 
@@ -38,6 +38,27 @@ class Transition:
     condition: Condition
     previous: str | None
     """The status before, None when the condition is new on the node."""
+
+
+def transition_event(transition: Transition) -> NodeEvent:
+    """The Event for a condition whose status changed; a warning when it turned bad.
+
+    Example:
+        >>> change = Transition(Condition("NodeClientNetworkUnavailable", "True", "StateDown",
+        ...                               "bond1 StateDown"), "False")
+        >>> transition_event(change)
+        NodeEvent(reason='NodeClientNetworkUnavailable', message='NodeClientNetworkUnavailable \
+False -> True: StateDown, bond1 StateDown', type='Warning')
+    """
+    condition = transition.condition
+    # Conditions named "...Unavailable" are bad when True; the others when False.
+    bad = "True" if condition.type.endswith("Unavailable") else "False"
+    return NodeEvent(
+        reason=condition.type,
+        message=f"{condition.type} {transition.previous or 'unset'} -> {condition.status}: "
+        f"{condition.reason}, {condition.message}",
+        type="Warning" if condition.status == bad else "Normal",
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from polarstack.publishers.base import Condition, NodeEvent
-from polarstack.publishers.conditions import ConditionManager
+from polarstack.publishers.conditions import ConditionManager, transition_event
 from polarstack.publishers.kube import KubePublisher
 from polarstack.publishers.kube.client import Kube
 from polarstack.publishers.kube.events import event_name
@@ -121,6 +121,9 @@ def test_a_change_writes_at_once_and_moves_only_its_transition(
     assert [(t.condition.type, t.previous) for t in result.transitions] == [
         ("NodeClientNetworkUnavailable", "False")
     ]
+    event = transition_event(result.transitions[0])
+    assert (event.type, event.reason) == ("Warning", "NodeClientNetworkUnavailable")
+    assert "False -> True" in event.message
     stored = conditions(fake_kube, node)
     nic = stored["NodeClientNetworkUnavailable"]
     assert (nic["status"], nic["reason"], nic["message"]) == (

@@ -20,13 +20,14 @@ from polarstack.publishers.base import ConfigMapDoc, Outcome
 from polarstack.publishers.kube import KubePublisher
 from polarstack.publishers.kube.client import ClusterTarget, Kube, connect
 from polarstack.publishers.kube.readers import (
+    list_config_maps,
     read_controller_config,
     read_host_ports,
     read_live_ids,
     read_net_card_name,
     read_port_ranges,
 )
-from polarstack.settings import ClusterSettings
+from polarstack.settings import ClusterSettings, VersionsSettings
 from tests.fakekube import FakeKube
 
 NS = "kube-system"
@@ -345,3 +346,14 @@ def test_nothing_listening_is_unreachable(closed_port: int, tmp_path: Path) -> N
     kube = connect(ClusterTarget(str(config)), environ={})
     with pytest.raises(ClusterUnreachableError, match="refused"):
         read_controller_config(kube)
+
+
+def test_version_config_maps_by_label_selector(fake_kube: FakeKube, kube: Kube) -> None:
+    both = {"configtype": "minor_version_info", "dbClusterMode": "WriteReadMore"}
+    put_cm(fake_kube, "v1", {"name": "1.0"}, labels=both)
+    put_cm(fake_kube, "v2", {"name": "2.0"}, labels={"configtype": "minor_version_info"})
+    fake_kube.put(
+        "configmaps", {"metadata": {"name": "v3", "namespace": "default", "labels": both}}
+    )
+    found = list_config_maps(kube, VersionsSettings().selector)
+    assert [item["metadata"]["name"] for item in found] == ["v1"]

@@ -96,6 +96,18 @@ def read_port_ranges(kube: Kube, settings: PortsSettings = PortsSettings()) -> C
     return ClusterRanges(tuple(portranges.merge(found)), tuple(warnings))
 
 
+def list_config_maps(kube: Kube, label_selector: str) -> list[Object]:
+    """ConfigMaps in the platform's namespace that match ``label_selector``.
+
+    The versions job reads its version ConfigMaps this way (``VersionsSettings.selector``).
+    """
+    answer = kube.call(
+        "list", "configmaps", kube.namespace, "list_namespaced_config_map",
+        namespace=kube.namespace, label_selector=label_selector,
+    )  # fmt: skip
+    return list(answer.get("items") or [])
+
+
 def list_pods(
     kube: Kube, *, label_selector: str | None = None, field_selector: str | None = None
 ) -> list[Object]:
