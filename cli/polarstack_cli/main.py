@@ -35,6 +35,11 @@ _COMMANDS = {
         "Occupied TCP ports in the platform's ranges.",
     ),
     "version": ("polarstack_cli.commands.version", "version", "Print the polarstack version."),
+    "versions": (
+        "polarstack_cli.commands.versions",
+        "versions",
+        "Engine versions whose images are all on this host.",
+    ),
 }
 
 

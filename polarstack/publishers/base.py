@@ -10,10 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from polarstack.timefmt import utc_stamp
+from polarstack.timefmt import parse_utc_stamp, utc_stamp
 
 
 class Outcome(enum.StrEnum):
@@ -36,6 +36,10 @@ class ConfigMapDoc:
     """Data keys left out of the "did it change" comparison (times of the check): the
     ConfigMap is written when any other key changed, never for these alone. Annotations are
     never compared."""
+    refresh_key: str | None = None
+    """A data key holding a contract timestamp that readers take as "last checked" ..."""
+    refresh_every: timedelta | None = None
+    """... and is rewritten, with nothing else changed, once it is this much older than ours."""
 
     def same_content(self, data: Mapping[str, str] | None) -> bool:
         """Whether ``data`` (as published) already says what this document says."""
@@ -43,6 +47,26 @@ class ConfigMapDoc:
         return {k: v for k, v in data.items() if k not in self.volatile} == {
             k: v for k, v in self.data.items() if k not in self.volatile
         }
+
+    def needs_write(self, data: Mapping[str, str] | None) -> bool:
+        """Whether the published ``data`` must be replaced by this document's.
+
+        Example:
+            >>> doc = ConfigMapDoc("v", {"versions": "a", "checkTime": "2026-01-01T01:00:00Z"},
+            ...                    volatile=frozenset({"checkTime"}), refresh_key="checkTime",
+            ...                    refresh_every=timedelta(hours=1))
+            >>> doc.needs_write({"versions": "a", "checkTime": "2026-01-01T00:30:00Z"})
+            False
+            >>> doc.needs_write({"versions": "a", "checkTime": "2026-01-01T00:00:00Z"})
+            True
+        """
+        if not self.same_content(data):
+            return True
+        if self.refresh_key is None or self.refresh_every is None:
+            return False
+        ours = parse_utc_stamp(self.data.get(self.refresh_key))
+        theirs = parse_utc_stamp((data or {}).get(self.refresh_key))
+        return ours is None or theirs is None or ours - theirs >= self.refresh_every
 
 
 @dataclass(frozen=True)

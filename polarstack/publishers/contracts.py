@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from polarstack.publishers.base import ConfigMapDoc
 from polarstack.scanners.ports import PortScan
-from polarstack.settings import PortsSettings
+from polarstack.scanners.versions import VersionScan
+from polarstack.settings import PortsSettings, VersionsSettings
 from polarstack.timefmt import utc_stamp
 
 PORT_IN_USE = "the port already use"
@@ -31,4 +34,31 @@ def ports_config_map(scan: PortScan, settings: PortsSettings = PortsSettings()) 
         name=f"{settings.config_map_prefix}{scan.node}",
         data={str(port): PORT_IN_USE for port in scan.used_ports},
         annotations={"updateTimestamp": utc_stamp(scan.scanned_at)},
+    )
+
+
+CHECK_TIME_REFRESH = timedelta(hours=1)
+"""How often ``checkTime`` is rewritten when the available versions did not change."""
+
+
+def versions_config_map(
+    scan: VersionScan,
+    settings: VersionsSettings = VersionsSettings(),  # noqa: B008
+) -> ConfigMapDoc:
+    """ConfigMap ``polarstack-daemon-version-availability-<node>``.
+
+    ``existingVersions`` is the available versions' names joined by ``,`` (no trailing
+    comma); ``checkTime`` the UTC time of the check. It is written when the set of available
+    versions changed, and otherwise once an hour to refresh ``checkTime``, which the platform
+    reads as "last checked".
+    """
+    return ConfigMapDoc(
+        name=f"{settings.config_map_prefix}{scan.node}",
+        data={
+            "existingVersions": ",".join(scan.existing_versions),
+            "checkTime": utc_stamp(scan.checked_at),
+        },
+        volatile=frozenset({"checkTime"}),
+        refresh_key="checkTime",
+        refresh_every=CHECK_TIME_REFRESH,
     )

@@ -74,7 +74,7 @@ class LocalPublisher:
         """Write the ConfigMap when missing or changed."""
         key = f"configmap-{doc.name}"
         current = self._load(key)
-        if current is not None and doc.same_content(current.get("data")):
+        if current is not None and not doc.needs_write(current.get("data")):
             return Outcome.UNCHANGED
         self._save(
             key,

@@ -213,6 +213,14 @@ class FakeKube:
         with self._changed:
             self._interference.extend([action] * times)
 
+    def compact(self) -> None:
+        """Forget the change history, as etcd compaction does: older watches get 410 Gone."""
+        with self._changed:
+            self._compacted = self._rv
+            self._history.clear()
+
+    _compacted = 0
+
     def writes(self, resource: str | None = None) -> list[Request]:
         """Requests that asked to change something, optionally of one resource."""
         return [r for r in self.requests if r.is_write and resource in (None, r.resource)]
@@ -381,6 +389,12 @@ class FakeKube:
                 initial = [{"type": "ADDED", "object": obj} for obj in current]
             else:
                 start, initial = int(since), []
+                if start < self._compacted:
+                    expired = ApiError(
+                        410, "Expired", f"too old resource version: {start} ({self._compacted})"
+                    )
+                    yield {"type": "ERROR", "object": expired.body}
+                    return
         yield from initial
         while True:
             with self._changed:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,10 @@ class ObjectConflictError(ClusterError):
 
 class AlreadyExistsError(ObjectConflictError):
     """A create found the object already there (409 AlreadyExists)."""
+
+
+class ResourceExpiredError(ClusterError):
+    """A watch asked for changes older than the server keeps (410 Gone): list again."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,51 @@ class Kube:
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def watch(
+        self,
+        verb: str,
+        resource: str,
+        namespace: str | None,
+        method: str,
+        /,
+        *,
+        resource_version: str,
+        timeout_seconds: int,
+        **kwargs: Any,
+    ) -> Iterator[tuple[str, Object]]:
+        """Yield (event type, object) for changes after ``resource_version``.
+
+        Ends when the server closes the watch (after ``timeout_seconds``).
+
+        Raises:
+            ResourceExpiredError: ``resource_version`` is too old (410): list again.
+            ClusterError and subclasses: as for :meth:`call`.
+        """
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        where = f"{verb} {resource}" + (f" in namespace {namespace}" if namespace else "")
+        watcher = watch.Watch()  # type: ignore[no-untyped-call]
+        try:
+            for event in watcher.stream(  # type: ignore[no-untyped-call]
+                getattr(self.api, method),
+                resource_version=resource_version,
+                timeout_seconds=timeout_seconds,
+                # The read may wait the whole watch: allow for it, plus the request timeout.
+                _request_timeout=timeout_seconds + self.settings.request_timeout,
+                **kwargs,
+            ):
+                yield str(event["type"]), dict(event["raw_object"])
+        except ApiException as exc:
+            raise _translate(exc, int(exc.status or 0), where) from None
+        except (HTTPError, OSError) as exc:
+            raise ClusterUnreachableError(
+                f"cannot reach the Kubernetes API server to {where}: {_reason(exc)}"
+            ) from None
+        finally:
+            watcher.stop()  # type: ignore[no-untyped-call]
+
 
 def _message(body: str | None) -> tuple[str, str]:
     """The ``reason`` and ``message`` of a Status body, when it is one."""
@@ -189,6 +238,8 @@ def _translate(exc: Any, status: int, where: str) -> ClusterError:
         )
     if status == 404:
         return ObjectNotFoundError(f"{where}: not found: {detail}")
+    if status == 410:
+        return ResourceExpiredError(f"{where}: {detail}")
     if status == 409:
         kind = AlreadyExistsError if reason == "AlreadyExists" else ObjectConflictError
         return kind(f"{where}: {detail}")

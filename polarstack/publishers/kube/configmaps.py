@@ -45,7 +45,7 @@ def publish_config_map(kube: Kube, doc: ConfigMapDoc) -> Outcome:
             except AlreadyExistsError:
                 continue
             return Outcome.CREATED
-        if doc.same_content(current.get("data")):
+        if not doc.needs_write(current.get("data")):
             return Outcome.UNCHANGED
         metadata = current.setdefault("metadata", {})
         metadata["annotations"] = {**(metadata.get("annotations") or {}), **doc.annotations}

@@ -1,0 +1,168 @@
+"""``polarstack versions``: which engine versions have all their images on this host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from polarstack.errors import UsageError
+from polarstack.jobs.versions import VersionsRun, run_versions
+from polarstack.nodename import resolve_node_name
+from polarstack.publishers.base import Publisher
+from polarstack.publishers.kube.client import Kube
+from polarstack.publishers.local import LocalPublisher
+from polarstack.scanners.runtimes import AUTO_ORDER, open_runtime
+from polarstack.scanners.runtimes.detect import RUNTIMES
+from polarstack.scanners.versions import VersionSpec, parse_versions_file
+from polarstack_cli import cluster
+from polarstack_cli.environment import Environment
+from polarstack_cli.options import GlobalOptions, global_options, pass_options
+from polarstack_cli.output import default_format, emit
+
+
+@click.group()
+@global_options
+def versions() -> None:
+    """Engine versions whose images are all on this host."""
+
+
+def _table(env: Environment, run: VersionsRun) -> None:
+    from rich.table import Table
+
+    scan = run.scan
+    table = Table(
+        title=f"{len(scan.existing_versions)} of {len(scan.versions)} version(s) available on "
+        f"{scan.node} ({scan.runtime}: {scan.endpoint})",
+        title_justify="left",
+    )
+    for column in ("version", "available", "images", "missing images"):
+        table.add_column(column)
+    for version in scan.versions:
+        table.add_row(
+            version.name,
+            "yes" if version.available else "[red]no[/red]",
+            str(len(version.images)),
+            "\n".join(version.missing_images),
+        )
+    env.console.print(table)
+
+
+def _load_file(path: str) -> list[VersionSpec]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = yaml.safe_load(f)  # JSON is YAML too
+    except OSError as exc:
+        raise UsageError(f"cannot read --versions-file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--versions-file {path} is neither YAML nor JSON: {exc}") from exc
+    return parse_versions_file(document, path)
+
+
+_AUTO_HELP = ", ".join(where for _kind, where in AUTO_ORDER)
+
+
+@versions.command()
+@click.option(
+    "--runtime",
+    type=click.Choice(RUNTIMES),
+    default="auto",
+    show_default=True,
+    help=f"Container runtime to ask; auto takes the first found of: {_AUTO_HELP}.",
+)
+@click.option(
+    "--runtime-endpoint",
+    metavar="SOCKET",
+    help="The runtime's socket (for podman: a Podman service URL).",
+)
+@click.option(
+    "--versions-file",
+    type=click.Path(dir_okay=False),
+    help="YAML or JSON list of {name, images} to check instead of the cluster's versions.",
+)
+@click.option(
+    "--image",
+    "image",
+    multiple=True,
+    metavar="REF",
+    help="An image reference to check on its own (repeatable).",
+)
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Write ConfigMap polarstack-daemon-version-availability-<node> in the cluster "
+    "(when the available versions changed, or hourly to refresh checkTime).",
+)
+@click.option(
+    "--publish-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write that ConfigMap as JSON into this directory instead (no cluster needed).",
+)
+@global_options
+@pass_options
+def scan(
+    options: GlobalOptions,
+    runtime: str,
+    runtime_endpoint: str | None,
+    versions_file: str | None,
+    image: tuple[str, ...],
+    publish: bool,
+    publish_dir: Path | None,
+) -> None:
+    """Find which engine versions have every one of their images on this host.
+
+    The versions are the cluster's (ConfigMaps labelled configtype=minor_version_info,
+    dbClusterMode=WriteReadMore, in kube-system), or --versions-file / --image. A version
+    is available when each of its images is in the container runtime; references compare
+    after normalisation (docker.io, library/, latest, digests).
+
+    \b
+    Examples:
+      polarstack versions scan --image postgres:15 --image registry.local:5000/pfsd:2
+      polarstack versions scan --versions-file versions.yaml --runtime docker
+      polarstack versions scan --publish --kubeconfig ~/.kube/config
+    """
+    env = options.env
+    if publish and publish_dir is not None:
+        raise click.UsageError("give --publish or --publish-dir, not both")
+    given: list[VersionSpec] | None = None
+    if versions_file is not None or image:
+        if publish:
+            raise click.UsageError(
+                "--publish publishes the cluster's versions: drop --versions-file and --image"
+            )
+        given = _load_file(versions_file) if versions_file is not None else []
+        given += [VersionSpec(ref, (ref,), "--image") for ref in image]
+    kube: Kube | None = None
+    if publish or (given is None and cluster.wanted(options)):
+        kube = cluster.connect_cluster(options)
+    if given is None and kube is None:
+        raise click.UsageError(
+            "no versions to check: give --versions-file or --image, or a cluster "
+            "(--kubeconfig, --context, or run in a pod)"
+        )
+    publisher: Publisher | None = None
+    if publish:
+        from polarstack.publishers.kube import KubePublisher
+
+        assert kube is not None
+        publisher = KubePublisher(kube)
+    elif publish_dir is not None:
+        publisher = LocalPublisher(directory=publish_dir)
+    node = resolve_node_name(options.node_name, environ=env.environ)
+    run = run_versions(
+        node=node,
+        runtime=open_runtime(runtime, runtime_endpoint),
+        versions=given,
+        source="file" if versions_file is not None else "image",
+        kube=kube,
+        publisher=publisher,
+    )
+    for warning in (*run.notes, *run.scan.warnings):
+        env.warn(warning)
+    if run.published is not None and run.outcome is not None:
+        where = publish_dir if publish_dir is not None else "the cluster"
+        print(f"ConfigMap {run.published.name} in {where}: {run.outcome.value}", file=env.stderr)
+    emit(env, options.output or default_format(env), run, _table)

@@ -1,0 +1,142 @@
+"""The versions job: versions from the cluster or a file, the check, the ConfigMap, the watch."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from polarstack.errors import ClusterError
+from polarstack.publishers.base import ConfigMapDoc, Outcome, Publisher
+from polarstack.publishers.contracts import versions_config_map
+from polarstack.publishers.kube.client import Kube, ResourceExpiredError
+from polarstack.publishers.kube.readers import list_config_maps
+from polarstack.scanners.runtimes.base import ImageLister
+from polarstack.scanners.versions import (
+    VersionScan,
+    VersionSpec,
+    parse_version_config_maps,
+    scan_versions,
+)
+from polarstack.settings import Settings
+from polarstack.timefmt import utc_now
+
+
+@dataclass(frozen=True)
+class VersionsRun:
+    """What one run of the versions job found and did."""
+
+    scan: VersionScan
+    source: str
+    """``cluster`` (version ConfigMaps), ``file`` (--versions-file) or ``image`` (--image)."""
+    published: ConfigMapDoc | None = None
+    outcome: Outcome | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scan's JSON object, plus where the versions came from and what was published."""
+        result = self.scan.to_dict()
+        result["source"] = self.source
+        result["notes"] = list(self.notes)
+        if self.published is not None and self.outcome is not None:
+            result["published"] = {
+                "config_map": self.published.name,
+                "outcome": self.outcome.value,
+            }
+        return result
+
+
+def read_cluster_versions(
+    kube: Kube,
+    settings: Settings = Settings(),  # noqa: B008 (frozen)
+) -> tuple[list[VersionSpec], list[str]]:
+    """The versions the platform defines: ConfigMaps matching the version label selector."""
+    return parse_version_config_maps(list_config_maps(kube, settings.versions.selector))
+
+
+def run_versions(
+    *,
+    node: str,
+    runtime: ImageLister,
+    versions: Sequence[VersionSpec] | None = None,
+    source: str = "cluster",
+    kube: Kube | None = None,
+    publisher: Publisher | None = None,
+    settings: Settings = Settings(),  # noqa: B008
+    clock: Callable[[], datetime] = utc_now,
+) -> VersionsRun:
+    """Run the versions job once.
+
+    Args:
+        node: the Kubernetes node name (lower case): it names the ConfigMap.
+        runtime: the container runtime to ask.
+        versions: the versions to check; None: the cluster's (``kube`` is then required).
+        source: where ``versions`` came from, for the report.
+        kube: the cluster to read versions from.
+        publisher: where to publish the ConfigMap; None to publish nothing.
+        settings: names of the platform's objects.
+        clock: returns the time to record.
+    """
+    notes: list[str] = []
+    if versions is None:
+        if kube is None:
+            raise ValueError("versions or kube is needed")
+        versions, warnings = read_cluster_versions(kube, settings)
+        source = "cluster"
+        notes.extend(warnings)
+    scan = scan_versions(versions, node=node, runtime=runtime, clock=clock)
+    if publisher is None:
+        return VersionsRun(scan, source, notes=tuple(notes))
+    doc = versions_config_map(scan, settings.versions)
+    outcome = publisher.publish_config_map(doc)
+    return VersionsRun(scan, source, published=doc, outcome=outcome, notes=tuple(notes))
+
+
+def watch_versions(
+    kube: Kube,
+    *,
+    on_change: Callable[[str], None],
+    stop: threading.Event,
+    settings: Settings = Settings(),  # noqa: B008
+    timeout_seconds: int = 300,
+    retry_delay: float = 5.0,
+) -> None:
+    """Call ``on_change(why)`` whenever a version ConfigMap is added, changed or deleted.
+
+    Lists the version ConfigMaps, then watches from the list's resourceVersion; when the watch
+    ends it goes on from the last event, and when the server says that is too old (410 Gone)
+    it lists again and calls ``on_change`` (changes may have been missed). API failures wait
+    ``retry_delay`` seconds and list again. Returns when ``stop`` is set.
+    """
+    namespace, selector = kube.namespace, settings.versions.selector
+    version: str | None = None
+    listed_before = False
+    while not stop.is_set():
+        try:
+            if version is None:
+                listed = kube.call(
+                    "list", "configmaps", namespace, "list_namespaced_config_map",
+                    namespace=namespace, label_selector=selector,
+                )  # fmt: skip
+                version = str(listed.get("metadata", {}).get("resourceVersion", ""))
+                if listed_before:
+                    on_change("listed the version ConfigMaps again")
+                listed_before = True
+            for kind, obj in kube.watch(
+                "watch", "configmaps", namespace, "list_namespaced_config_map",
+                resource_version=version, timeout_seconds=timeout_seconds,
+                namespace=namespace, label_selector=selector,
+            ):  # fmt: skip
+                metadata = obj.get("metadata", {})
+                version = str(metadata.get("resourceVersion") or version)
+                if kind in ("ADDED", "MODIFIED", "DELETED"):
+                    on_change(f"version ConfigMap {metadata.get('name', '?')} {kind.lower()}")
+                if stop.is_set():
+                    return
+        except ResourceExpiredError:
+            version = None
+        except ClusterError:
+            version = None
+            stop.wait(retry_delay)

@@ -1,0 +1,59 @@
+"""Podman's command line: ``podman images --format json``, one run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+from polarstack.errors import RuntimeUnavailableError
+from polarstack.scanners.runtimes.base import RuntimeImage
+
+
+class PodmanLister:
+    """Images of Podman's store (as the ``podman`` on PATH sees it, with its configuration)."""
+
+    name = "podman"
+
+    def __init__(self, endpoint: str | None = None, *, timeout: float = 30.0) -> None:
+        self.command = shutil.which("podman")
+        # An endpoint is a Podman service socket: the CLI then talks to it (--url).
+        self.url = endpoint
+        self.endpoint = endpoint or (self.command or "podman")
+        self.timeout = timeout
+
+    def _run(self, *args: str) -> Any:
+        if self.command is None:
+            raise RuntimeUnavailableError("podman: command not found")
+        import sh
+
+        url = ("--url", self.url) if self.url else ()
+        try:
+            return sh.Command(self.command)(*url, *args, _timeout=self.timeout)
+        except sh.ErrorReturnCode as exc:
+            message = exc.stderr.decode(errors="replace").strip().splitlines()
+            raise RuntimeUnavailableError(
+                f"podman {' '.join(args)}: {message[-1] if message else exc}"
+            ) from None
+        except sh.TimeoutException:
+            raise RuntimeUnavailableError(f"podman {' '.join(args)}: timed out") from None
+
+    def list_images(self) -> list[RuntimeImage]:
+        """One ``podman images --format json``."""
+        output = self._run("images", "--format", "json")
+        return [
+            RuntimeImage(
+                str(image.get("Id", "")),
+                tuple(image.get("Names") or image.get("RepoTags") or ()),
+                tuple(image.get("RepoDigests") or ()),
+            )
+            for image in json.loads(str(output) or "[]")
+        ]
+
+    def image_present(self, reference: str) -> bool:
+        """One ``podman image exists`` (the previous daemon's way, for comparison)."""
+        try:
+            self._run("image", "exists", reference)
+        except RuntimeUnavailableError:
+            return False
+        return True

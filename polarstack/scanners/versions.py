@@ -1,0 +1,180 @@
+"""The versions job: which engine versions have every one of their images on this host."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from polarstack.errors import UsageError
+from polarstack.imageref import parse_image_ref, present_keys
+from polarstack.scanners.runtimes.base import ImageLister
+from polarstack.timefmt import utc_now, utc_stamp
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """An engine version and the images it needs."""
+
+    name: str
+    images: tuple[str, ...]
+    source: str = ""
+    """Where it was defined (a ConfigMap's name, a file), for messages."""
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    """Whether one version is available here."""
+
+    name: str
+    available: bool
+    images: tuple[str, ...]
+    missing_images: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "name": self.name,
+            "available": self.available,
+            "images": list(self.images),
+            "missing_images": list(self.missing_images),
+        }
+
+
+@dataclass(frozen=True)
+class VersionScan:
+    """What a versions check found."""
+
+    node: str
+    runtime: str
+    endpoint: str
+    versions: tuple[VersionStatus, ...]
+    checked_at: datetime
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def existing_versions(self) -> tuple[str, ...]:
+        """Names of the available versions, in the order the versions were given."""
+        return tuple(v.name for v in self.versions if v.available)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``polarstack versions scan --output json`` prints."""
+        return {
+            "node": self.node,
+            "runtime": self.runtime,
+            "endpoint": self.endpoint,
+            "versions": [v.to_dict() for v in self.versions],
+            "existing_versions": list(self.existing_versions),
+            "checked_at": utc_stamp(self.checked_at),
+            "warnings": list(self.warnings),
+        }
+
+
+def image_keys(data: Mapping[str, str]) -> list[str]:
+    """The keys of a version ConfigMap's ``data`` that hold images.
+
+    A key holds an image when it contains ``Image`` after its first character
+    (``engineImage``, ``pfsdToolImage``; not ``Image`` itself, nor ``imageTag``).
+
+    Example:
+        >>> image_keys({"name": "v", "Image": "x", "engineImage": "pg", "imageTag": "1"})
+        ['engineImage']
+    """
+    return [key for key in data if key.find("Image", 1) != -1]
+
+
+def parse_version_config_maps(
+    items: Iterable[Mapping[str, Any]],
+) -> tuple[list[VersionSpec], list[str]]:
+    """Turn version ConfigMaps into versions, with a warning for each one skipped.
+
+    A ConfigMap without a ``name`` or without images is skipped with a warning naming it,
+    except the platform's pointer ConfigMap (it holds ``latestVersion``), skipped silently.
+    A second ConfigMap with a version name already seen is skipped with a warning.
+    """
+    specs: list[VersionSpec] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        config_map = item.get("metadata", {}).get("name", "?")
+        data = dict(item.get("data") or {})
+        if "latestVersion" in data:
+            continue
+        name = str(data.get("name", "")).strip()
+        images = tuple(str(data[k]).strip() for k in image_keys(data) if str(data[k]).strip())
+        if not name or not images:
+            what = "no name" if not name else "no images"
+            warnings.append(f"version ConfigMap {config_map} skipped: {what}")
+        elif name in seen:
+            warnings.append(f"version ConfigMap {config_map} skipped: version {name} repeats")
+        else:
+            seen.add(name)
+            specs.append(VersionSpec(name, images, config_map))
+    return specs, warnings
+
+
+def parse_versions_file(document: Any, source: str) -> list[VersionSpec]:
+    """Versions from a ``--versions-file`` document: a list of ``{name, images}``.
+
+    Raises:
+        UsageError: the document is not such a list.
+    """
+    if not isinstance(document, list):
+        raise UsageError(f"{source}: expected a list of {{name, images}}")
+    specs = []
+    for index, entry in enumerate(document):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("name"), str)
+            or not isinstance(entry.get("images"), list)
+            or not all(isinstance(image, str) for image in entry["images"])
+        ):
+            raise UsageError(f"{source}: entry {index} is not {{name: str, images: [str]}}")
+        specs.append(VersionSpec(entry["name"], tuple(entry["images"]), source))
+    return specs
+
+
+def scan_versions(
+    versions: Sequence[VersionSpec],
+    *,
+    node: str,
+    runtime: ImageLister,
+    clock: Callable[[], datetime] = utc_now,
+) -> VersionScan:
+    """Check every version against one listing of the runtime's images.
+
+    Args:
+        versions: the versions to check, in the order to report them.
+        node: the node name to record.
+        runtime: the runtime to ask (:func:`polarstack.scanners.runtimes.open_runtime`).
+        clock: returns the time to record.
+
+    A version whose image references do not parse is unavailable, with a warning.
+    """
+    present: set[str] = set()
+    for listed in runtime.list_images():
+        present |= present_keys(list(listed.tags), list(listed.digests))
+    checked_at = clock()
+    statuses = []
+    warnings = []
+    for version in versions:
+        missing = []
+        for image in version.images:
+            try:
+                key = parse_image_ref(image).key()
+            except UsageError as exc:
+                warnings.append(f"version {version.name}: {exc}")
+                missing.append(image)
+                continue
+            if key not in present:
+                missing.append(image)
+        statuses.append(VersionStatus(version.name, not missing, version.images, tuple(missing)))
+    return VersionScan(
+        node=node,
+        runtime=runtime.name,
+        endpoint=runtime.endpoint,
+        versions=tuple(statuses),
+        checked_at=checked_at,
+        warnings=tuple(warnings),
+    )
