@@ -25,26 +25,41 @@ class CriLister:
         self.endpoint = endpoint.removeprefix("unix://")
         self.timeout = timeout
 
+    _channel: Any = None
+    _api: tuple[Any, Any] | None = None
+
+    def close(self) -> None:
+        """Close the connection to the runtime (it is opened again on the next call)."""
+        if self._channel is not None:
+            self._channel.close()
+            self._channel, self._api = None, None
+
     def _call(self, method: str, **fields: Any) -> Any:
+        # Imported here: gRPC and the stubs cost 0.1 s, paid only where CRI is asked.
         import grpc
         from cri_api.v1 import api_pb2, api_pb2_grpc
         from cri_api.v1alpha2 import api_pb2 as alpha_pb2
         from cri_api.v1alpha2 import api_pb2_grpc as alpha_pb2_grpc
 
-        with grpc.insecure_channel(f"unix://{self.endpoint}") as channel:
-            for messages, stubs in ((api_pb2, api_pb2_grpc), (alpha_pb2, alpha_pb2_grpc)):
-                stub = stubs.ImageServiceStub(channel)
-                request = getattr(messages, f"{method}Request")(
-                    **{k: v(messages) if callable(v) else v for k, v in fields.items()}
-                )
-                try:
-                    return getattr(stub, method)(request, timeout=self.timeout)
-                except grpc.RpcError as exc:
-                    if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-                        continue  # an older runtime: try v1alpha2
-                    raise RuntimeUnavailableError(
-                        f"CRI runtime at {self.endpoint}: {exc.code().name}: {exc.details()}"
-                    ) from None
+        if self._channel is None:
+            # One channel for the lister's life: checks repeat, and gRPC reconnects by itself.
+            self._channel = grpc.insecure_channel(f"unix://{self.endpoint}")
+        apis = [self._api] if self._api else [(api_pb2, api_pb2_grpc), (alpha_pb2, alpha_pb2_grpc)]
+        for messages, stubs in apis:
+            stub = stubs.ImageServiceStub(self._channel)
+            request = getattr(messages, f"{method}Request")(
+                **{k: v(messages) if callable(v) else v for k, v in fields.items()}
+            )
+            try:
+                answer = getattr(stub, method)(request, timeout=self.timeout)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    continue  # an older runtime: try v1alpha2
+                raise RuntimeUnavailableError(
+                    f"CRI runtime at {self.endpoint}: {exc.code().name}: {exc.details()}"
+                ) from None
+            self._api = (messages, stubs)
+            return answer
         raise RuntimeUnavailableError(f"CRI runtime at {self.endpoint} speaks no known CRI version")
 
     def list_images(self) -> list[RuntimeImage]:
