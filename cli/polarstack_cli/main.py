@@ -29,6 +29,11 @@ DEFAULT_CONFIG = "/etc/polarstack/config.toml"
 # Subcommands load on use, so `polarstack --help` does not import every job.
 _COMMANDS = {
     "logs": ("polarstack_cli.commands.logs", "logs", "Clean the database log tree."),
+    "net": (
+        "polarstack_cli.commands.net",
+        "net",
+        "The client NIC, the BMC IP and a heartbeat, as node conditions.",
+    ),
     "ports": (
         "polarstack_cli.commands.ports",
         "ports",

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from polarstack.durations import parse_duration
 from polarstack.errors import UsageError
 from polarstack.portranges import PortRange, parse_ranges
 
@@ -28,3 +29,26 @@ class PortRangesType(click.ParamType[list[PortRange]]):
 
 
 PORT_RANGES = PortRangesType()
+
+
+class DurationType(click.ParamType[float]):
+    """``90s``, ``5m``, ``6h``, ``1d``, ``1h30m`` or plain seconds, as seconds; above zero."""
+
+    name = "DURATION"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        """Parse ``value``; a bad or zero duration fails as a usage error."""
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = parse_duration(str(value))
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+        if seconds <= 0:
+            self.fail(f"must be more than zero: {value!r}", param, ctx)
+        return seconds
+
+
+DURATION = DurationType()

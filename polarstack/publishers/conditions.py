@@ -105,6 +105,19 @@ class ConditionManager:
                 raise ValueError(f"condition type {condition.type} is not managed here")
             self._desired[condition.type] = condition
 
+    def load(self) -> dict[str, Condition]:
+        """Read our conditions back from the node, once; return what it holds of them.
+
+        :meth:`sync` does this itself; call it first to see the published state before
+        deciding what to set (the net job takes the last known IPs from it).
+
+        Raises:
+            PolarstackError: the node could not be read (``sync`` will try again).
+        """
+        if self._published is None:
+            self._published = self._read_back()
+        return self.published
+
     def due(self, now: datetime) -> list[str]:
         """The types that need writing at ``now`` (empty before the first read)."""
         if self._published is None:

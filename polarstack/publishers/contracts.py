@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from polarstack.publishers.base import ConfigMapDoc
+from polarstack.publishers.base import Condition, ConfigMapDoc
+from polarstack.scanners.network import LinkState, NicStatus, OobStatus
 from polarstack.scanners.ports import PortScan
 from polarstack.scanners.versions import VersionScan
 from polarstack.settings import PortsSettings, VersionsSettings
@@ -62,3 +64,54 @@ def versions_config_map(
         refresh_key="checkTime",
         refresh_every=CHECK_TIME_REFRESH,
     )
+
+
+CLIENT_NETWORK = "NodeClientNetworkUnavailable"
+CLIENT_IP = "NodeClientIP"
+OOB_IP = "NodeOobIP"
+REFRESH = "NodeRefreshFlag"
+NET_CONDITION_TYPES = frozenset({CLIENT_NETWORK, CLIENT_IP, OOB_IP, REFRESH})
+NO_IP = "0.0.0.0"
+
+
+@dataclass(frozen=True)
+class LastKnown:
+    """The last IPs seen, for the messages of conditions that have none now."""
+
+    client_ip: str | None = None
+    oob_ip: str | None = None
+
+
+def net_conditions(
+    nic: NicStatus,
+    oob: OobStatus | None,
+    last: LastKnown = LastKnown(),
+) -> list[Condition]:
+    """The net job's node conditions, field by field as DESIGN.md states them.
+
+    ``oob`` None (``isCheckOObIP`` off) leaves ``NodeOobIP`` out.
+
+    Example:
+        >>> from polarstack.scanners.network import LinkState, NicStatus
+        >>> for c in net_conditions(NicStatus("bond1", LinkState.DOWN, "down", None), None,
+        ...                         LastKnown(client_ip="10.0.0.5")):
+        ...     print(c.type, c.status, c.reason, c.message, sep=" | ")
+        NodeClientNetworkUnavailable | True | StateDown | bond1 StateDown
+        NodeClientIP | False | bond1 | 10.0.0.5
+        NodeRefreshFlag | True | Refresh | Refresh
+    """
+    up = nic.state is LinkState.UP
+    conditions = [
+        Condition(CLIENT_NETWORK, "False" if up else "True", nic.state.value,
+                  f"{nic.name} {nic.state.value}"),
+        Condition(CLIENT_IP, "True", nic.name, nic.ipv4) if nic.ipv4
+        else Condition(CLIENT_IP, "False", nic.name, last.client_ip or NO_IP),
+    ]  # fmt: skip
+    if oob is not None:
+        conditions.append(
+            Condition(OOB_IP, "True", "PowerOn", oob.ip)
+            if oob.ip
+            else Condition(OOB_IP, "False", f"error: {oob.error}", last.oob_ip or NO_IP)
+        )
+    conditions.append(Condition(REFRESH, "True", "Refresh", "Refresh"))
+    return conditions

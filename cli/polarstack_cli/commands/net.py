@@ -1,0 +1,163 @@
+"""``polarstack net``: the client NIC, the BMC IP and a heartbeat, as node conditions."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from polarstack.jobs.net import NetJob, NetProbe
+from polarstack.nodename import resolve_node_name
+from polarstack.publishers.base import Publisher
+from polarstack.publishers.kube.client import Kube
+from polarstack.publishers.kube.readers import read_controller_config, read_net_card_name
+from polarstack.publishers.local import LocalPublisher
+from polarstack.settings import NetSettings
+from polarstack_cli import cluster
+from polarstack_cli.environment import Environment
+from polarstack_cli.options import GlobalOptions, global_options, pass_options
+from polarstack_cli.output import default_format, emit
+from polarstack_cli.params import DURATION
+
+
+@click.group()
+@global_options
+def net() -> None:
+    """The client NIC, the BMC IP and a heartbeat, as node conditions."""
+
+
+def _table(env: Environment, probe: NetProbe) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"conditions of node {probe.node} (NIC {probe.nic.name}: {probe.nic.operstate})",
+        title_justify="left",
+    )
+    for column in ("type", "status", "reason", "message"):
+        table.add_column(column)
+    for condition in probe.conditions:
+        table.add_row(condition.type, condition.status, condition.reason, condition.message)
+    env.console.print(table)
+
+
+def _report(env: Environment, probe: NetProbe) -> None:
+    for note in probe.notes:
+        env.warn(note)
+    sync = probe.sync
+    if sync is None:
+        return
+    if sync.error:
+        env.warn(f"conditions not written ({sync.error}); retrying after {sync.retry_at}")
+    elif sync.written:
+        changed = ", ".join(
+            f"{t.condition.type} {t.previous or 'unset'} -> {t.condition.status}"
+            for t in sync.transitions
+        )
+        print(
+            f"wrote {len(probe.conditions)} condition(s) to node {probe.node}"
+            + (f": {changed}" if changed else " (heartbeat)"),
+            file=env.stderr,
+        )
+
+
+@net.command()
+@click.option("--nic", help="The client NIC (default: ccm-config NET_CARD_NAME, else bond1).")
+@click.option(
+    "--oob/--no-oob",
+    default=None,
+    help="Report the BMC IP (ipmitool lan print 1) [default: controller-config isCheckOObIP, "
+    "else on].",
+)
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Write the conditions to this node's status in the cluster, on change and heartbeat.",
+)
+@click.option(
+    "--publish-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write them as JSON into this directory instead (no cluster needed).",
+)
+@click.option("--loop", is_flag=True, help="Probe every --interval until stopped.")
+@click.option(
+    "--interval",
+    type=DURATION,
+    default="3s",
+    show_default=True,
+    help="Time between probes with --loop.",
+)
+@click.option(
+    "--heartbeat",
+    type=DURATION,
+    default="5m",
+    show_default=True,
+    help="Rewrite unchanged conditions this often.",
+)
+@global_options
+@pass_options
+def probe(
+    options: GlobalOptions,
+    nic: str | None,
+    oob: bool | None,
+    publish: bool,
+    publish_dir: Path | None,
+    loop: bool,
+    interval: float,
+    heartbeat: float,
+) -> None:
+    """Probe the client NIC and the BMC; print (or publish) the four node conditions.
+
+    \b
+    NodeClientNetworkUnavailable  False when the NIC is up; True when down or unknown
+    NodeClientIP                  True with the NIC's IPv4 (else the last known, 0.0.0.0)
+    NodeOobIP                     True with the BMC's IP from ipmitool
+    NodeRefreshFlag               the heartbeat
+
+    With --publish (or --publish-dir) the conditions are written only when one changed or
+    the heartbeat is due, all in one patch; --loop keeps probing every --interval, so a
+    change reaches the node within one interval.
+
+    \b
+    Examples:
+      polarstack net probe --nic eth0 --no-oob
+      polarstack net probe --publish --loop --interval 3s
+    """
+    env = options.env
+    if publish and publish_dir is not None:
+        raise click.UsageError("give --publish or --publish-dir, not both")
+    node = resolve_node_name(options.node_name, environ=env.environ)
+    kube: Kube | None = None
+    if publish or cluster.wanted(options):
+        kube = cluster.connect_cluster(options)
+    settings = NetSettings(heartbeat=timedelta(seconds=heartbeat))
+    if nic is None:
+        nic = read_net_card_name(kube, settings.nic) if kube is not None else settings.nic
+    if oob is None:
+        oob = read_controller_config(kube).check_oob_ip if kube is not None else True
+    publisher: Publisher | None = None
+    if publish:
+        from polarstack.publishers.kube import KubePublisher
+
+        assert kube is not None
+        publisher = KubePublisher(kube)
+    elif publish_dir is not None:
+        publisher = LocalPublisher(directory=publish_dir)
+    job = NetJob(node=node, nic=nic, check_oob=oob, publisher=publisher, settings=settings)
+    if not loop:
+        result = job.run()
+        _report(env, result)
+        emit(env, options.output or default_format(env), result, _table)
+        return
+    stop = threading.Event()
+    # SIGTERM (systemd, kubelet) ends the loop after the current probe, like Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        while True:
+            _report(env, job.run())
+            if stop.wait(interval):
+                break
+    finally:
+        signal.signal(signal.SIGTERM, previous)
