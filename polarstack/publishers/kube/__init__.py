@@ -21,6 +21,7 @@ class KubePublisher:
 
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
+        self._recorded: set[tuple[str, NodeEvent]] = set()
 
     def publish_config_map(self, doc: ConfigMapDoc) -> Outcome:
         """See :func:`polarstack.publishers.kube.configmaps.publish_config_map`."""
@@ -36,4 +37,6 @@ class KubePublisher:
 
     def record_event(self, node: str, event: NodeEvent, *, now: datetime) -> None:
         """See :func:`polarstack.publishers.kube.events.record_event`."""
-        events.record_event(self.kube, node, event, now=now)
+        key = (node, event)
+        events.record_event(self.kube, node, event, now=now, exists=key in self._recorded)
+        self._recorded.add(key)

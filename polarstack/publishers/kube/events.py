@@ -49,22 +49,30 @@ def _new_event(kube: Kube, node: str, event: NodeEvent, stamp: str) -> dict[str,
     }
 
 
-def record_event(kube: Kube, node: str, event: NodeEvent, *, now: datetime) -> None:
+def record_event(
+    kube: Kube, node: str, event: NodeEvent, *, now: datetime, exists: bool = False
+) -> None:
     """Create the Event, or count one more repeat of it (``count``, ``lastTimestamp``).
+
+    ``exists`` says the Event was recorded before (by this process): the create, bound to
+    fail, is skipped. When the Event has expired meanwhile, it is created again.
 
     Raises:
         ClusterError: the API server failed, or the races did not stop.
     """
     namespace, name, stamp = kube.namespace, event_name(node, event), utc_stamp(now)
+    try_create = not exists
     for _attempt in range(kube.settings.conflict_retries + 1):
-        try:
-            kube.call(
-                "create", "events", namespace, "create_namespaced_event",
-                namespace=namespace, body=_new_event(kube, node, event, stamp),
-            )  # fmt: skip
-            return
-        except AlreadyExistsError:
-            pass
+        if try_create:
+            try:
+                kube.call(
+                    "create", "events", namespace, "create_namespaced_event",
+                    namespace=namespace, body=_new_event(kube, node, event, stamp),
+                )  # fmt: skip
+                return
+            except AlreadyExistsError:
+                pass
+        try_create = True
         try:
             current = kube.call(
                 "get", "events", namespace, "read_namespaced_event",
