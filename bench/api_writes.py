@@ -100,9 +100,8 @@ def main() -> None:
         total = sum(writes.values())
         detail = ", ".join(f"{k} {v}" for k, v in sorted(writes.items()))
         print(f"\n{title}, {args.hours:g} h, one node ({detail})")
-        print(
-            f"  {'schedule':<28}{'writes':>10}{f'writes/s at {args.nodes} nodes':>28}{'x polarstack':>16}"
-        )
+        at_scale = f"writes/s at {args.nodes} nodes"
+        print(f"  {'schedule':<28}{'writes':>10}{at_scale:>28}{'x polarstack':>16}")
         for name, count in (("polarstack", total), ("previous daemon", previous)):
             rate = count * args.nodes / seconds
             print(f"  {name:<28}{count:>10.0f}{rate:>28.2f}{count / total:>16.1f}")
