@@ -80,3 +80,42 @@ class Settings:
     versions: VersionsSettings = field(default_factory=VersionsSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
     net: NetSettings = field(default_factory=NetSettings)
+    daemon: DaemonSettings = field(default_factory=lambda: DaemonSettings())
+
+
+@dataclass(frozen=True)
+class JobSchedule:
+    """Seconds between runs of each job in a loop, and before one run counts as hung."""
+
+    ports: float = 60.0
+    versions: float = 600.0
+    logs: float = 6 * 3600.0
+    net: float = 3.0
+    ports_timeout: float = 300.0
+    versions_timeout: float = 300.0
+    logs_timeout: float = 2 * 3600.0
+    net_timeout: float = 60.0
+
+    def interval(self, job: str) -> float:
+        """The interval of ``job``."""
+        return float(getattr(self, job))
+
+    def timeout(self, job: str) -> float:
+        """The timeout of one run of ``job``."""
+        return float(getattr(self, f"{job}_timeout"))
+
+
+JOBS = ("ports", "versions", "logs", "net")
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """``polarstack daemon``."""
+
+    jobs: tuple[str, ...] = JOBS
+    listen: str = "0.0.0.0"
+    port: int = 8900
+    schedule: JobSchedule = field(default_factory=JobSchedule)
+    recheck_config_map: str = "polarstack-version-recheck"
+    """ConfigMap whose annotation every daemon watches: bumping it re-checks versions on
+    every node (``POST /api/v1/RequestCheckCoreVersion``), with no pod-to-pod HTTP."""

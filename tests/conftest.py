@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from polarstack_cli.main import run
 from polarstack.publishers.kube.client import ClusterTarget, Kube, connect
 from polarstack.settings import ClusterSettings
 from tests.fakekube import FakeKube
+from tests.runtimes import Runtime, Runtimes
 
 REQUIRE_ALL = os.environ.get("POLARSTACK_REQUIRE_ALL") == "1"
 
@@ -101,3 +103,20 @@ def kube(kubeconfig: Path) -> Kube:
     """A connection to ``fake_kube``, with short retry delays so failures stay fast."""
     settings = ClusterSettings(request_timeout=2.0, retry_delay=0.01)
     return connect(ClusterTarget(kubeconfig=str(kubeconfig)), environ={}, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def runtimes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtimes]:
+    with ExitStack() as stack:
+        yield Runtimes(tmp_path_factory.mktemp("runtimes"), stack)
+
+
+def start(runtimes: Runtimes, name: str) -> Runtime:
+    """The runtime ``name``, started once per session; skipped (failed in CI) without it."""
+    require(os.geteuid() == 0, "the container runtimes need root")
+    missing = runtimes.missing(name)
+    require(
+        not missing,
+        f"{name}: {', '.join(missing)} not installed (apt-get install containerd docker.io podman)",
+    )
+    return runtimes.get(name)

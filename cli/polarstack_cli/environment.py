@@ -69,6 +69,10 @@ class Environment:
         """Print one warning line on stderr."""
         print(f"warning: {message}", file=self.stderr)
 
+    def error(self, message: str) -> None:
+        """Print one error line on stderr (a loop goes on after it)."""
+        print(f"error: {message}", file=self.stderr, flush=True)
+
     def info(self, message: str) -> None:
         """Print a line on stderr only with ``-v``."""
         if self.verbose:

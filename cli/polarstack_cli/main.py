@@ -28,6 +28,11 @@ DEFAULT_CONFIG = "/etc/polarstack/config.toml"
 
 # Subcommands load on use, so `polarstack --help` does not import every job.
 _COMMANDS = {
+    "daemon": (
+        "polarstack_cli.commands.daemon",
+        "daemon",
+        "Run the jobs in loops with health, metrics and the HTTP API.",
+    ),
     "logs": ("polarstack_cli.commands.logs", "logs", "Clean the database log tree."),
     "net": (
         "polarstack_cli.commands.net",

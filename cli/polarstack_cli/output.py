@@ -25,20 +25,31 @@ class Result(Protocol):
 R = TypeVar("R", bound=Result)
 
 
-def emit(env: Environment, fmt: str, result: R, table: Callable[[Environment, R], None]) -> None:
+def emit(
+    env: Environment,
+    fmt: str,
+    result: R,
+    table: Callable[[Environment, R], None],
+    *,
+    compact: bool = False,
+) -> None:
     """Write ``result`` to stdout in ``fmt``; ``table`` renders the human form.
 
     The JSON form is built only for json and yaml: a log clean may hold 100,000 actions,
-    and a table needs only their counts.
+    and a table needs only their counts. ``compact`` writes JSON on one line (``--loop``:
+    one object per run, a stream of JSON lines).
     """
     if fmt == "table":
         table(env, result)
         return
     data = result.to_dict()
     if fmt == "json":
-        json.dump(data, env.stdout, indent=2, ensure_ascii=False)
+        json.dump(data, env.stdout, indent=None if compact else 2, ensure_ascii=False)
         env.stdout.write("\n")
+        env.stdout.flush()
     else:
         import yaml
 
-        yaml.safe_dump(data, env.stdout, sort_keys=False, allow_unicode=True)
+        yaml.safe_dump(
+            data, env.stdout, sort_keys=False, allow_unicode=True, explicit_start=compact
+        )

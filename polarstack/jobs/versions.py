@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from polarstack.errors import ClusterError
 from polarstack.publishers.base import ConfigMapDoc, Outcome, Publisher
 from polarstack.publishers.contracts import versions_config_map
-from polarstack.publishers.kube.client import Kube, ResourceExpiredError
+from polarstack.publishers.kube.client import Kube
 from polarstack.publishers.kube.readers import list_config_maps
+from polarstack.publishers.kube.watch import watch_config_maps
 from polarstack.scanners.runtimes.base import ImageLister
 from polarstack.scanners.versions import (
     VersionScan,
@@ -105,38 +105,14 @@ def watch_versions(
 ) -> None:
     """Call ``on_change(why)`` whenever a version ConfigMap is added, changed or deleted.
 
-    Lists the version ConfigMaps, then watches from the list's resourceVersion; when the watch
-    ends it goes on from the last event, and when the server says that is too old (410 Gone)
-    it lists again and calls ``on_change`` (changes may have been missed). API failures wait
-    ``retry_delay`` seconds and list again. Returns when ``stop`` is set.
+    See :func:`polarstack.publishers.kube.watch.watch_config_maps`; returns when ``stop`` is set.
     """
-    namespace, selector = kube.namespace, settings.versions.selector
-    version: str | None = None
-    listed_before = False
-    while not stop.is_set():
-        try:
-            if version is None:
-                listed = kube.call(
-                    "list", "configmaps", namespace, "list_namespaced_config_map",
-                    namespace=namespace, label_selector=selector,
-                )  # fmt: skip
-                version = str(listed.get("metadata", {}).get("resourceVersion", ""))
-                if listed_before:
-                    on_change("listed the version ConfigMaps again")
-                listed_before = True
-            for kind, obj in kube.watch(
-                "watch", "configmaps", namespace, "list_namespaced_config_map",
-                resource_version=version, timeout_seconds=timeout_seconds,
-                namespace=namespace, label_selector=selector,
-            ):  # fmt: skip
-                metadata = obj.get("metadata", {})
-                version = str(metadata.get("resourceVersion") or version)
-                if kind in ("ADDED", "MODIFIED", "DELETED"):
-                    on_change(f"version ConfigMap {metadata.get('name', '?')} {kind.lower()}")
-                if stop.is_set():
-                    return
-        except ResourceExpiredError:
-            version = None
-        except ClusterError:
-            version = None
-            stop.wait(retry_delay)
+    watch_config_maps(
+        kube,
+        label_selector=settings.versions.selector,
+        what="version ConfigMaps",
+        on_change=on_change,
+        stop=stop,
+        timeout_seconds=timeout_seconds,
+        retry_delay=retry_delay,
+    )

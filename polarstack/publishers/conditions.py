@@ -97,6 +97,7 @@ class ConditionManager:
     _desired: dict[str, Condition] = field(default_factory=dict, init=False)
     _failures: int = field(default=0, init=False)
     _retry_at: datetime | None = field(default=None, init=False)
+    _last_error: str | None = field(default=None, init=False)
 
     def set(self, conditions: Iterable[Condition]) -> None:
         """State the conditions as they are now (types outside ``types`` are refused)."""
@@ -142,7 +143,8 @@ class ConditionManager:
         """
         now = self.clock()
         if self._retry_at is not None and now < self._retry_at:
-            return SyncResult(written=False, retry_at=self._retry_at)
+            # Still waiting after a failure: say so, with the error that started the wait.
+            return SyncResult(written=False, error=self._last_error, retry_at=self._retry_at)
         try:
             if self._published is None:
                 self._published = self._read_back()
@@ -199,6 +201,7 @@ class ConditionManager:
     def _succeeded(self) -> None:
         self._failures = 0
         self._retry_at = None
+        self._last_error = None
 
     def _failed(self, now: datetime, error: str) -> SyncResult:
         # The exponent stops growing long before timedelta would overflow.
@@ -206,6 +209,7 @@ class ConditionManager:
         delay = min(delay, self.settings.retry_max)
         self._failures += 1
         self._retry_at = now + delay
+        self._last_error = error
         return SyncResult(written=False, error=error, retry_at=self._retry_at)
 
     @property

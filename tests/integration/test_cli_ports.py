@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -159,3 +164,21 @@ def test_a_flag_before_the_subcommand_beats_the_environment(cli: CliRunner, port
         ["-o", "json", "ports", "scan", "-r", str(port)], environ={"POLARSTACK_OUTPUT": "yaml"}
     )
     assert json.loads(result.stdout)["used_ports"] == [port]
+
+
+def test_loop_prints_a_json_line_per_run_and_stops_on_sigterm():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "polarstack_cli", "ports", "scan", "--loop", "--interval",
+             "0.1s", "-r", str(port), "-o", "json", "--node-name", "n1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "POLARSTACK_CONFIG": os.devnull},
+        )  # fmt: skip
+        lines = [process.stdout.readline() for _ in range(3)]
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _rest, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert time.monotonic() - stopped < 5
+    assert [json.loads(line)["used_ports"] for line in lines] == [[port]] * 3

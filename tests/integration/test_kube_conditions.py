@@ -177,7 +177,8 @@ def test_failed_patch_backs_off_with_a_cap(fake_kube: FakeKube, kube: Kube, node
         waits.append((result.retry_at - clock.now).total_seconds())
         before = len(fake_kube.requests)
         clock.advance(seconds=1)
-        assert conditions_manager.sync().error is None  # waiting: no request at all
+        waiting = conditions_manager.sync()  # waiting: no request at all
+        assert not waiting.written and waiting.error == result.error
         assert len(fake_kube.requests) == before
         clock.now = result.retry_at
     assert waits == [5, 10, 20, 30, 30, 30]

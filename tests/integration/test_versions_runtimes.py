@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,28 +16,12 @@ from polarstack.publishers.kube import KubePublisher
 from polarstack.publishers.kube.client import Kube
 from polarstack.scanners.runtimes import open_runtime
 from polarstack.scanners.versions import VersionSpec, scan_versions
-from tests.conftest import CliRunner, require
+from tests.conftest import CliRunner, start
 from tests.fakekube import FakeKube
 from tests.imagetar import build_image_tar
 from tests.runtimes import STARTERS, Runtime, Runtimes
 
 _unique = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def runtimes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtimes]:
-    with ExitStack() as stack:
-        yield Runtimes(tmp_path_factory.mktemp("runtimes"), stack)
-
-
-def start(runtimes: Runtimes, name: str) -> Runtime:
-    require(os.geteuid() == 0, "the container runtimes need root")
-    missing = runtimes.missing(name)
-    require(
-        not missing,
-        f"{name}: {', '.join(missing)} not installed (apt-get install containerd docker.io podman)",
-    )
-    return runtimes.get(name)
 
 
 @pytest.fixture(params=sorted(STARTERS))
@@ -223,7 +204,7 @@ def test_watch_triggers_a_recheck(
         assert checked.wait(10)
         stored = fake_kube.get("configmaps", name, NS)
         assert stored is not None and stored["data"]["existingVersions"] == "1.0,1.1"
-        assert reasons[-1] == "version ConfigMap v-b added"
+        assert reasons[-1] == "ConfigMap v-b added"
         # History compacted while the watch is down: the watcher lists again and re-checks.
         checked.clear()
         fake_kube.compact()

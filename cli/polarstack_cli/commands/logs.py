@@ -9,23 +9,23 @@ from pathlib import Path
 import click
 
 from polarstack.cleaners.deleting import CleanReport
-from polarstack.cleaners.deleting import clean as run_clean
 from polarstack.cleaners.logs import (
     DEFAULT_DAYS,
     DEFAULT_ROOT,
     LiveIds,
     parse_rules,
-    plan_clean,
 )
-from polarstack.errors import ClusterError, PartialFailureError, UsageError
-from polarstack.jobs.logs import clean_event
+from polarstack.errors import PartialFailureError, UsageError
+from polarstack.jobs.logs import run_logs
 from polarstack.nodename import resolve_node_name
+from polarstack.publishers.base import Publisher
 from polarstack.publishers.kube.client import Kube
 from polarstack.publishers.kube.readers import read_live_ids
-from polarstack.timefmt import utc_now
+from polarstack.settings import JobSchedule, LogsSettings
 from polarstack.units import human_size
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
+from polarstack_cli.looping import loop_options, run_repeatedly
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
 
@@ -149,6 +149,7 @@ def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> 
     help="Rules to apply: all, or a comma list of orphan, expired-log, expired-removed-data.",
 )
 @click.option("--dry-run", is_flag=True, help="Plan and report only; delete nothing.")
+@loop_options("6h")
 @global_options
 @pass_options
 def clean(
@@ -159,6 +160,8 @@ def clean(
     live_ids_file: str | None,
     rules: str,
     dry_run: bool,
+    loop: bool,
+    interval: float,
 ) -> None:
     """Delete expired logs, expired removed-data dirs and folders of deleted instances.
 
@@ -185,21 +188,39 @@ def clean(
     env = options.env
     chosen = parse_rules(rules)
     kube = cluster.connect_cluster(options) if cluster.wanted(options) else None
-    live = _live_ids(live_id, live_ids_file, kube)
-    with _progress(env) as (walked, deleted):
-        plan = plan_clean(root, days=days, live=live, rules=chosen, progress=walked)
-        report = run_clean(plan, dry_run=dry_run, progress=deleted)
-    for note in plan.notes:
-        env.warn(note)
-    emit(env, options.output or default_format(env), report, _table)
-    event = clean_event(report)
-    if kube is not None and event is not None:
+    publisher: Publisher | None = None
+    if kube is not None:
         from polarstack.publishers.kube import KubePublisher
 
-        node = resolve_node_name(options.node_name, environ=env.environ)
-        try:
-            KubePublisher(kube).record_event(node, event, now=utc_now())
-        except ClusterError as exc:
-            env.warn(f"could not record the event on node {node}: {exc}")
-    if report.failed:
-        raise PartialFailureError(f"{report.failed} item(s) could not be deleted; see the report")
+        publisher = KubePublisher(kube)
+    node = resolve_node_name(options.node_name, environ=env.environ)
+
+    def step() -> CleanReport:
+        # The live set is read anew each run: instances come and go between runs.
+        live = _live_ids(live_id, live_ids_file, kube)
+        with _progress(env) as (walked, deleted):
+            run = run_logs(
+                live=live,
+                settings=LogsSettings(root=root, days=days),
+                rules=chosen,
+                dry_run=dry_run,
+                node=node,
+                publisher=publisher,
+                walked=walked,
+                deleted=deleted,
+            )
+        report = run.report
+        for note in run.notes:
+            env.warn(note)
+        emit(env, options.output or default_format(env), report, _table, compact=loop)
+        if report.failed:
+            raise PartialFailureError(
+                f"{report.failed} item(s) could not be deleted; see the report"
+            )
+        return report
+
+    if loop:
+        timeout = JobSchedule().logs_timeout
+        run_repeatedly(env, "logs", step, interval=interval, timeout=timeout)
+    else:
+        step()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,9 +13,10 @@ from polarstack.publishers.base import Publisher
 from polarstack.publishers.kube.client import Kube
 from polarstack.publishers.kube.readers import read_controller_config, read_net_card_name
 from polarstack.publishers.local import LocalPublisher
-from polarstack.settings import NetSettings
+from polarstack.settings import JobSchedule, NetSettings
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
+from polarstack_cli.looping import loop_options, run_repeatedly
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
 from polarstack_cli.params import DURATION
@@ -81,14 +80,7 @@ def _report(env: Environment, probe: NetProbe) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write them as JSON into this directory instead (no cluster needed).",
 )
-@click.option("--loop", is_flag=True, help="Probe every --interval until stopped.")
-@click.option(
-    "--interval",
-    type=DURATION,
-    default="3s",
-    show_default=True,
-    help="Time between probes with --loop.",
-)
+@loop_options("3s")
 @click.option(
     "--heartbeat",
     type=DURATION,
@@ -151,13 +143,11 @@ def probe(
         _report(env, result)
         emit(env, options.output or default_format(env), result, _table)
         return
-    stop = threading.Event()
-    # SIGTERM (systemd, kubelet) ends the loop after the current probe, like Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    try:
-        while True:
-            _report(env, job.run())
-            if stop.wait(interval):
-                break
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+    def step() -> NetProbe:
+        # In a loop only changes are told (stderr); a table every 3 s would drown them.
+        probe = job.run()
+        _report(env, probe)
+        return probe
+
+    run_repeatedly(env, "net", step, interval=interval, timeout=JobSchedule().net_timeout)

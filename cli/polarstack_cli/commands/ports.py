@@ -12,11 +12,15 @@ from polarstack.nodename import resolve_node_name
 from polarstack.publishers.base import Publisher
 from polarstack.publishers.kube.client import Kube
 from polarstack.publishers.local import LocalPublisher
+from polarstack.settings import JobSchedule
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
+from polarstack_cli.looping import loop_options, run_repeatedly
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
 from polarstack_cli.params import PORT_RANGES
+
+PORTS_TIMEOUT = JobSchedule().ports_timeout
 
 
 @click.group()
@@ -86,6 +90,7 @@ def _table(env: Environment, run: PortsRun) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write that ConfigMap as JSON into this directory instead (no cluster needed).",
 )
+@loop_options("60s")
 @global_options
 @pass_options
 def scan(
@@ -96,6 +101,8 @@ def scan(
     method: str,
     publish: bool,
     publish_dir: Path | None,
+    loop: bool,
+    interval: float,
 ) -> None:
     """Find the TCP ports occupied on this host.
 
@@ -129,22 +136,30 @@ def scan(
         publisher = KubePublisher(kube)
     elif publish_dir is not None:
         publisher = LocalPublisher(directory=publish_dir)
-    run = run_ports(
-        node=node,
-        ranges=requested or None,
-        kube=kube,
-        publisher=publisher,
-        owners=owners,
-        verify_bind=verify_bind,
-        method=method,
-    )
-    for warning in (*run.notes, *run.scan.warnings):
-        env.warn(warning)
-    if run.published is not None and run.outcome is not None:
-        where = publish_dir if publish_dir is not None else "the cluster"
-        print(
-            f"ConfigMap {run.published.name} in {where}: {run.outcome.value} "
-            f"({len(run.published.data)} port(s))",
-            file=env.stderr,
+
+    def step() -> PortsRun:
+        run = run_ports(
+            node=node,
+            ranges=requested or None,
+            kube=kube,
+            publisher=publisher,
+            owners=owners,
+            verify_bind=verify_bind,
+            method=method,
         )
-    emit(env, options.output or default_format(env), run, _table)
+        for warning in (*run.notes, *run.scan.warnings):
+            env.warn(warning)
+        if run.published is not None and run.outcome is not None:
+            where = publish_dir if publish_dir is not None else "the cluster"
+            print(
+                f"ConfigMap {run.published.name} in {where}: {run.outcome.value} "
+                f"({len(run.published.data)} port(s))",
+                file=env.stderr,
+            )
+        emit(env, options.output or default_format(env), run, _table, compact=loop)
+        return run
+
+    if loop:
+        run_repeatedly(env, "ports", step, interval=interval, timeout=PORTS_TIMEOUT)
+    else:
+        step()

@@ -15,8 +15,10 @@ from polarstack.publishers.local import LocalPublisher
 from polarstack.scanners.runtimes import AUTO_ORDER, open_runtime
 from polarstack.scanners.runtimes.detect import RUNTIMES
 from polarstack.scanners.versions import VersionSpec, parse_versions_file
+from polarstack.settings import JobSchedule
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
+from polarstack_cli.looping import loop_options, run_repeatedly
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
 
@@ -100,6 +102,7 @@ _AUTO_HELP = ", ".join(where for _kind, where in AUTO_ORDER)
     type=click.Path(file_okay=False, path_type=Path),
     help="Write that ConfigMap as JSON into this directory instead (no cluster needed).",
 )
+@loop_options("10m")
 @global_options
 @pass_options
 def scan(
@@ -110,6 +113,8 @@ def scan(
     image: tuple[str, ...],
     publish: bool,
     publish_dir: Path | None,
+    loop: bool,
+    interval: float,
 ) -> None:
     """Find which engine versions have every one of their images on this host.
 
@@ -152,17 +157,29 @@ def scan(
     elif publish_dir is not None:
         publisher = LocalPublisher(directory=publish_dir)
     node = resolve_node_name(options.node_name, environ=env.environ)
-    run = run_versions(
-        node=node,
-        runtime=open_runtime(runtime, runtime_endpoint),
-        versions=given,
-        source="file" if versions_file is not None else "image",
-        kube=kube,
-        publisher=publisher,
-    )
-    for warning in (*run.notes, *run.scan.warnings):
-        env.warn(warning)
-    if run.published is not None and run.outcome is not None:
-        where = publish_dir if publish_dir is not None else "the cluster"
-        print(f"ConfigMap {run.published.name} in {where}: {run.outcome.value}", file=env.stderr)
-    emit(env, options.output or default_format(env), run, _table)
+    lister = open_runtime(runtime, runtime_endpoint)
+
+    def step() -> VersionsRun:
+        run = run_versions(
+            node=node,
+            runtime=lister,
+            versions=given,
+            source="file" if versions_file is not None else "image",
+            kube=kube,
+            publisher=publisher,
+        )
+        for warning in (*run.notes, *run.scan.warnings):
+            env.warn(warning)
+        if run.published is not None and run.outcome is not None:
+            where = publish_dir if publish_dir is not None else "the cluster"
+            print(
+                f"ConfigMap {run.published.name} in {where}: {run.outcome.value}", file=env.stderr
+            )
+        emit(env, options.output or default_format(env), run, _table, compact=loop)
+        return run
+
+    if loop:
+        timeout = JobSchedule().versions_timeout
+        run_repeatedly(env, "versions", step, interval=interval, timeout=timeout)
+    else:
+        step()

@@ -27,6 +27,7 @@ from polarstack.settings import ClusterSettings
 
 Object = dict[str, Any]
 
+_WRITE_VERBS = frozenset({"create", "update", "patch", "delete"})
 _SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
@@ -123,6 +124,8 @@ class Kube:
         self.settings = settings
         self.namespace = settings.namespace
         self._sleep = sleep
+        self.on_write: Callable[[str], None] | None = None
+        """Called with the resource after each successful write (the daemon counts them)."""
 
     def call(
         self,
@@ -156,6 +159,8 @@ class Kube:
                     _request_timeout=self.settings.request_timeout,
                 )
                 data = response.data
+                if self.on_write is not None and verb in _WRITE_VERBS:
+                    self.on_write(resource)
                 return json.loads(data) if data else {}
             except ApiException as exc:
                 status = int(exc.status or 0)

@@ -1,0 +1,228 @@
+"""``polarstack daemon``: every job in a loop, with health, metrics and the HTTP API."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from polarstack.errors import ConfigurationError
+from polarstack.nodename import resolve_node_name
+from polarstack.scanners.runtimes.detect import RUNTIMES
+from polarstack.settings import JOBS, JobSchedule, Settings
+from polarstack_cli import cluster
+from polarstack_cli.logs_setup import setup_logging
+from polarstack_cli.options import GlobalOptions, global_options, pass_options
+from polarstack_cli.params import DURATION
+
+# Flags of the previous daemon's DaemonSet that mean nothing here: accepted, with a warning,
+# so an old DaemonSet spec can switch image and keep its args.
+OBSOLETE_FLAGS = {
+    "v": "logging: use -v",
+    "logtostderr": "logging: polarstack always logs to stderr",
+    "alsologtostderr": "logging: polarstack always logs to stderr",
+    "log-dir": "logging: polarstack logs to stderr",
+    "log-file": "logging: polarstack logs to stderr",
+    "log-flush-frequency": "logging: lines are written at once",
+    "stderrthreshold": "logging: use -v",
+    "events-enable-upload": "events go to the Kubernetes API as Events",
+    "events-upload-url": "events go to the Kubernetes API as Events",
+    "events-upload-timeout": "events go to the Kubernetes API as Events",
+    "job-enable-del-fip": "floating IPs are not managed by polarstack",
+    "job-enable-add-fip": "floating IPs are not managed by polarstack",
+    "service-owner-db-cluster": "floating IPs are not managed by polarstack",
+    "polarstack-daemon-pod-labels": "re-check requests travel through a ConfigMap, not pod IPs",
+    "master": "give the API server in the kubeconfig",
+    "develop-mode": "no such mode",
+    "node-status-update-frequency": "conditions are written on change and every --heartbeat",
+}
+
+
+def _obsolete_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for flag in sorted(OBSOLETE_FLAGS, reverse=True):
+        func = click.option(
+            f"--{flag}",
+            f"obsolete_{flag.replace('-', '_')}",
+            is_flag=False,
+            flag_value="true",
+            default=None,
+            hidden=True,
+            help=f"Previous daemon's flag; ignored ({OBSOLETE_FLAGS[flag]}).",
+        )(func)
+    return func
+
+
+def _jobs(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(j.strip() for j in value.split(",") if j.strip()))
+    unknown = [j for j in chosen if j not in JOBS]
+    if unknown or not chosen:
+        raise click.BadParameter(f"choose from {', '.join(JOBS)} (got {value!r})")
+    return chosen
+
+
+_DEFAULTS = Settings()
+
+
+@click.command()
+@click.option(
+    "--jobs",
+    default=",".join(JOBS),
+    show_default=True,
+    callback=_jobs,
+    help="Jobs to run, comma-separated (leave out versions without a runtime, …).",
+)
+@click.option("--listen", default=_DEFAULTS.daemon.listen, show_default=True, help="HTTP address.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=_DEFAULTS.daemon.port, show_default=True,
+    help="HTTP port (0: any free port).",
+)  # fmt: skip
+@click.option("--ports-interval", type=DURATION, default="60s", show_default=True)
+@click.option("--versions-interval", type=DURATION, default="10m", show_default=True)
+@click.option("--logs-interval", type=DURATION, default="6h", show_default=True)
+@click.option("--net-interval", type=DURATION, default="3s", show_default=True)
+@click.option(
+    "--heartbeat", type=DURATION, default="5m", show_default=True,
+    help="Rewrite unchanged node conditions this often.",
+)  # fmt: skip
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="json: one object per line (time, level, job, message, fields).",
+)  # fmt: skip
+@click.option(
+    "--root", "--dbcluster-log-dir", "root", default=_DEFAULTS.logs.root, show_default=True,
+    help="The database log tree.",
+)  # fmt: skip
+@click.option(
+    "--days", "--ins-folder-overdue-days", "days", type=click.FloatRange(min=0),
+    default=_DEFAULTS.logs.days, show_default=True, help="N of the log rules.",
+)  # fmt: skip
+@click.option("--nic", help="Client NIC (default: ccm-config NET_CARD_NAME, else bond1).")
+@click.option("--oob/--no-oob", default=None, help="Report the BMC IP [default: isCheckOObIP].")
+@click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True)
+@click.option("--runtime-endpoint", metavar="SOCKET", help="Container runtime socket.")
+@click.option(
+    "--core-version-cm-labels", "version_selector", default=_DEFAULTS.versions.selector,
+    show_default=True, help="Label selector of the version ConfigMaps.",
+)  # fmt: skip
+@click.option(
+    "--mpd-controller-cm-name", "ranges_config_map",
+    default=_DEFAULTS.ports.ranges_config_map, show_default=True,
+    help="ConfigMap whose annotations hold the port ranges.",
+)  # fmt: skip
+@click.option(
+    "--current-node-name", "current_node_name", default=None,
+    help="Previous daemon's name for --node-name.",
+)  # fmt: skip
+@_obsolete_options
+@global_options
+@pass_options
+def daemon(
+    options: GlobalOptions,
+    /,
+    jobs: tuple[str, ...],
+    listen: str,
+    port: int,
+    ports_interval: float,
+    versions_interval: float,
+    logs_interval: float,
+    net_interval: float,
+    heartbeat: float,
+    log_format: str,
+    root: str,
+    days: float,
+    nic: str | None,
+    oob: bool | None,
+    runtime: str,
+    runtime_endpoint: str | None,
+    version_selector: str,
+    ranges_config_map: str,
+    current_node_name: str | None,
+    **obsolete: str | None,
+) -> None:
+    """Run the jobs in loops, publish to the cluster, and serve health, metrics and the API.
+
+    \b
+    Schedules (each with jitter; after a failure the job retries sooner, backing off up to
+    its interval or 60 s, whichever is larger):
+      ports     every 60 s       versions  every 10 min, and on version ConfigMap changes
+      logs      every 6 h        net       every 3 s, writes on change and --heartbeat
+
+    \b
+    HTTP (--port, default 8900):
+      /healthz  200 while every job's loop is alive (never fails for an API outage)
+      /readyz   200 while every job's last run succeeded recently, else 503 with errors
+      /metrics  Prometheus text format
+      /api/v1/TestConn, GetStandByIp, RequestCheckCoreVersion, InnerCheckCoreVersion
+
+    Every flag of the previous daemon's DaemonSet is accepted; those that mean nothing here
+    are ignored with a warning.
+    """
+    env = options.env
+    setup_logging(env, log_format)
+    for key, value in obsolete.items():
+        if value is not None:
+            flag = key.removeprefix("obsolete_").replace("_", "-")
+            env.warn(f"--{flag} is ignored: {OBSOLETE_FLAGS[flag]}")
+    settings = Settings(
+        ports=dataclasses.replace(_DEFAULTS.ports, ranges_config_map=ranges_config_map),
+        versions=dataclasses.replace(_DEFAULTS.versions, selector=version_selector),
+        logs=dataclasses.replace(_DEFAULTS.logs, root=root, days=days),
+        net=dataclasses.replace(_DEFAULTS.net, heartbeat=timedelta(seconds=heartbeat)),
+        daemon=dataclasses.replace(
+            _DEFAULTS.daemon,
+            jobs=jobs,
+            listen=listen,
+            port=port,
+            schedule=JobSchedule(
+                ports=ports_interval,
+                versions=versions_interval,
+                logs=logs_interval,
+                net=net_interval,
+            ),
+        ),
+    )
+    from polarstack.daemon.http import ApiServer
+    from polarstack.daemon.service import Daemon, JobOptions
+
+    node = resolve_node_name(options.node_name or current_node_name, environ=env.environ)
+    agent = Daemon(
+        kube=cluster.connect_cluster(options),
+        node=node,
+        settings=settings,
+        jobs=jobs,
+        options=JobOptions(runtime, runtime_endpoint, nic, oob),
+    )
+    try:
+        server = ApiServer(agent, listen, port)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {listen}:{port}: {exc.strerror}") from exc
+    stop = threading.Event()
+    handlers = {
+        sig: signal.signal(sig, lambda signum, frame: stop.set())
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        server.start()
+        agent.start()
+        print(
+            f"polarstack daemon on node {node}: jobs {', '.join(jobs)}; "
+            f"HTTP on {listen}:{server.port}",
+            file=env.stderr,
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        server.stop()
+        finished = agent.stop(grace=4.0)
+    print(
+        "polarstack daemon stopped" + ("" if finished else " (a run was cut short)"),
+        file=env.stderr,
+    )

@@ -1,0 +1,61 @@
+"""``--loop`` and ``--interval`` for every job command, on the library's runner."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from polarstack.runner import JobLoop
+from polarstack_cli.environment import Environment
+from polarstack_cli.params import DURATION
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def loop_options(default_interval: str) -> Callable[[F], F]:
+    """Add ``--loop`` and ``--interval`` (default ``default_interval``)."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--interval",
+            type=DURATION,
+            default=default_interval,
+            show_default=True,
+            help="Time between runs with --loop (jittered by 10%; sooner after a failure).",
+        )(func)
+        return click.option(
+            "--loop",
+            is_flag=True,
+            help="Run again every --interval until SIGTERM or Ctrl-C; a failed run is "
+            "reported and retried with backoff.",
+        )(func)
+
+    return decorate
+
+
+def run_repeatedly(
+    env: Environment, name: str, step: Callable[[], Any], *, interval: float, timeout: float
+) -> None:
+    """Run ``step`` in a loop until SIGTERM/SIGINT; each ends the loop after the current run."""
+
+    def report(job: str, seconds: float, result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            env.error(f"{job}: {error}")
+
+    loop = JobLoop(name, step, interval=interval, timeout=timeout, observer=report)
+    worker = threading.Thread(target=loop.run_forever, name=f"polarstack-{name}", daemon=True)
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: loop.stop())
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
