@@ -213,18 +213,14 @@ class Daemon:
         patch = {"metadata": {"annotations": {RECHECK_ANNOTATION: value}}}
         try:
             self.kube.call(
-                "patch", "configmaps", namespace, "patch_namespaced_config_map",
-                name=name, namespace=namespace, body=patch,
-                _content_type="application/merge-patch+json",
+                "patch", "configmaps", namespace, name, body=patch,
+                content_type="application/merge-patch+json",
             )  # fmt: skip
         except ObjectNotFoundError:
             body = {"apiVersion": "v1", "kind": "ConfigMap",
                     "metadata": {"name": name, "namespace": namespace,
                                  "annotations": {RECHECK_ANNOTATION: value}}}  # fmt: skip
-            self.kube.call(
-                "create", "configmaps", namespace, "create_namespaced_config_map",
-                namespace=namespace, body=body,
-            )  # fmt: skip
+            self.kube.call("create", "configmaps", namespace, body=body)
 
     def standby_ip(self, namespace: str, pod_name: str) -> str:
         """The ``StandbyIP`` condition message of the node the pod runs on.
@@ -234,17 +230,21 @@ class Daemon:
                 not an IP (422).
             ClusterError: the API server failed.
         """
-        try:
-            pod = self.kube.call(
-                "get", "pods", namespace, "read_namespaced_pod", name=pod_name, namespace=namespace
-            )
-        except ObjectNotFoundError:
-            raise LookupFailedError(f"pod {namespace}/{pod_name} not found", 404) from None
+        # A list by name, not a get: the agent's role lists pods, and needs no more.
+        pods = (
+            self.kube.call(
+                "list", "pods", namespace, query={"fieldSelector": f"metadata.name={pod_name}"}
+            ).get("items")
+            or []
+        )
+        if not pods:
+            raise LookupFailedError(f"pod {namespace}/{pod_name} not found", 404)
+        pod = pods[0]
         node = (pod.get("spec") or {}).get("nodeName")
         if not node:
             raise LookupFailedError(f"pod {namespace}/{pod_name} is not on a node yet", 422)
         try:
-            answer = self.kube.call("get", "nodes", None, "read_node", name=node)
+            answer = self.kube.call("get", "nodes", None, node)
         except ObjectNotFoundError:
             raise LookupFailedError(f"node {node} not found", 404) from None
         conditions = (answer.get("status") or {}).get("conditions") or []

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from polarstack.errors import ClusterError
-from polarstack.publishers.kube.client import Kube, ObjectConflictError
+from polarstack.publishers.kube.client import Kube, ObjectConflictError, ResourceExpiredError
 from tests.fakekube import FakeKube
 from tests.fakekube.server import parse_field_selector, parse_label_selector
 
@@ -46,24 +46,19 @@ def test_field_selectors() -> None:
 def test_list_with_selector_through_the_client(fake_kube: FakeKube, kube: Kube) -> None:
     for name, ns, labels in [("a", NS, {"k": "v"}), ("b", "other", {"k": "v"}), ("c", NS, {})]:
         fake_kube.put("configmaps", {"metadata": {"name": name, "namespace": ns, "labels": labels}})
-    found = kube.call(
-        "list", "configmaps", NS, "list_namespaced_config_map", namespace=NS, label_selector="k=v"
-    )
+    found = kube.call("list", "configmaps", NS, query={"labelSelector": "k=v"})
     assert [item["metadata"]["name"] for item in found["items"]] == ["a"]
-    everywhere = kube.call("list", "configmaps", None, "list_config_map_for_all_namespaces")
+    everywhere = kube.call("list", "configmaps")
     assert len(everywhere["items"]) == 3
 
 
 def test_stale_replace_is_a_conflict(fake_kube: FakeKube, kube: Kube) -> None:
     fake_kube.put("configmaps", {"metadata": {"name": "a", "namespace": NS}, "data": {"x": "1"}})
-    read = kube.call("get", "configmaps", NS, "read_namespaced_config_map", name="a", namespace=NS)
+    read = kube.call("get", "configmaps", NS, "a")
     fake_kube.put("configmaps", {"metadata": {"name": "a", "namespace": NS}, "data": {"x": "2"}})
     read["data"] = {"x": "3"}
     with pytest.raises(ObjectConflictError, match="has been modified"):
-        kube.call(
-            "update", "configmaps", NS, "replace_namespaced_config_map",
-            name="a", namespace=NS, body=read,
-        )  # fmt: skip
+        kube.call("update", "configmaps", NS, "a", body=read)
 
 
 def test_node_status_strategic_merge_keeps_other_types(fake_kube: FakeKube, kube: Kube) -> None:
@@ -78,8 +73,8 @@ def test_node_status_strategic_merge_keeps_other_types(fake_kube: FakeKube, kube
         "status": {"conditions": [{"type": "X", "status": "True"}]},
     }
     kube.call(
-        "patch", "nodes/status", None, "patch_node_status", name="n1", body=patch,
-        _content_type="application/strategic-merge-patch+json",
+        "patch", "nodes", None, "n1", subresource="status", body=patch,
+        content_type="application/strategic-merge-patch+json",
     )  # fmt: skip
     node = fake_kube.get("nodes", "n1")
     assert node is not None
@@ -87,25 +82,25 @@ def test_node_status_strategic_merge_keeps_other_types(fake_kube: FakeKube, kube
     assert node["spec"] == {"podCIDR": "10.0.0.0/24"}  # the status subresource changes status only
     with pytest.raises(ClusterError, match="415"):
         kube.call(
-            "patch", "nodes/status", None, "patch_node_status", name="n1",
+            "patch", "nodes", None, "n1", subresource="status",
             body=[{"op": "add", "path": "/status/x", "value": 1}],
-            _content_type="application/json-patch+json",
+            content_type="application/json-patch+json",
         )  # fmt: skip
 
 
 def test_watch_streams_changes_to_the_official_watcher(fake_kube: FakeKube, kube: Kube) -> None:
-    from kubernetes import watch
+    from kubernetes import client, watch
 
     fake_kube.put("configmaps", {"metadata": {"name": "v1", "namespace": NS, "labels": {"t": "v"}}})
     # List, then watch from the list's resourceVersion: no change can fall in between.
-    listed = kube.call("list", "configmaps", NS, "list_namespaced_config_map", namespace=NS)
+    listed = kube.call("list", "configmaps", NS)
     since = listed["metadata"]["resourceVersion"]
     seen: list[tuple[str, str]] = []
     watcher = watch.Watch()
 
     def follow() -> None:
         for event in watcher.stream(
-            kube.api.list_namespaced_config_map,
+            client.CoreV1Api(kube.api_client).list_namespaced_config_map,
             namespace=NS,
             label_selector="t=v",
             timeout_seconds=5,
@@ -126,13 +121,20 @@ def test_watch_streams_changes_to_the_official_watcher(fake_kube: FakeKube, kube
 
 
 def test_request_log_counts_writes(fake_kube: FakeKube, kube: Kube) -> None:
-    kube.call("list", "pods", None, "list_pod_for_all_namespaces")
-    kube.call(
-        "create", "configmaps", NS, "create_namespaced_config_map",
-        namespace=NS, body={"metadata": {"name": "a"}},
-    )  # fmt: skip
+    kube.call("list", "pods")
+    kube.call("create", "configmaps", NS, body={"metadata": {"name": "a"}})
     assert [(r.verb, r.resource, r.status) for r in fake_kube.requests] == [
         ("list", "pods", 200),
         ("create", "configmaps", 201),
     ]
     assert len(fake_kube.writes()) == 1
+
+
+def test_our_watch_and_410(fake_kube: FakeKube, kube: Kube) -> None:
+    since = kube.call("list", "configmaps", NS)["metadata"]["resourceVersion"]
+    fake_kube.put("configmaps", {"metadata": {"name": "w", "namespace": NS}})
+    events = kube.watch("configmaps", NS, resource_version=since, timeout_seconds=1)
+    assert [(kind, obj["metadata"]["name"]) for kind, obj in events] == [("ADDED", "w")]
+    fake_kube.compact()
+    with pytest.raises(ResourceExpiredError, match="too old resource version"):
+        list(kube.watch("configmaps", NS, resource_version=since, timeout_seconds=1))

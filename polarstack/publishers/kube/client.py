@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from polarstack.errors import (
     ClusterError,
@@ -107,38 +108,109 @@ def connect(
             raise ConfigurationError(f"kubeconfig {paths}: {exc}") from exc
     # Connection errors: one quick retry; answers that say "try again" are retried by call().
     configuration.retries = 1
-    return Kube(client.CoreV1Api(client.ApiClient(configuration)), settings=settings, sleep=sleep)
+    return Kube(client.ApiClient(configuration), settings=settings, sleep=sleep)
+
+
+_HTTP_METHODS = {
+    "get": "GET",
+    "list": "GET",
+    "watch": "GET",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+}
+
+
+def resource_path(
+    resource: str, namespace: str | None, name: str | None, subresource: str | None
+) -> str:
+    """The core/v1 REST path of a resource, an object, or an object's subresource.
+
+    Example:
+        >>> resource_path("configmaps", "kube-system", "x", None)
+        '/api/v1/namespaces/kube-system/configmaps/x'
+        >>> resource_path("nodes", None, "n1", "status")
+        '/api/v1/nodes/n1/status'
+    """
+    path = "/api/v1"
+    if namespace:
+        path += f"/namespaces/{quote(namespace, safe='')}"
+    path += f"/{resource}"
+    if name:
+        path += f"/{quote(name, safe='')}"
+    if subresource:
+        path += f"/{subresource}"
+    return path
 
 
 class Kube:
-    """CoreV1Api calls with a timeout on each, bounded retries, and polarstack's errors."""
+    """Calls to the API server, with a timeout on each, bounded retries, and our errors.
+
+    Requests go through the official client's ``ApiClient`` (configuration, authentication,
+    TLS, connection pool) by REST path; the generated ``CoreV1Api`` class is not used: it
+    alone adds about 20 MiB to the process for the dozen calls polarstack makes.
+    """
 
     def __init__(
         self,
-        api: Any,
+        api_client: Any,
         *,
         settings: ClusterSettings = ClusterSettings(),  # noqa: B008
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.api = api
+        self.api_client = api_client
         self.settings = settings
         self.namespace = settings.namespace
         self._sleep = sleep
         self.on_write: Callable[[str], None] | None = None
         """Called with the resource after each successful write (the daemon counts them)."""
 
+    @property
+    def host(self) -> str:
+        """The API server's address."""
+        return str(getattr(self.api_client.configuration, "host", "the API server"))
+
+    def _send(
+        self,
+        verb: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None,
+        body: Any,
+        content_type: str | None,
+        timeout: Any,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        request = self.api_client.param_serialize(
+            method=_HTTP_METHODS[verb],
+            resource_path=path,
+            query_params=params,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        return self.api_client.call_api(*request, _request_timeout=timeout)
+
     def call(
         self,
         verb: str,
         resource: str,
-        namespace: str | None,
-        method: str,
-        /,
-        **kwargs: Any,
+        namespace: str | None = None,
+        name: str | None = None,
+        *,
+        subresource: str | None = None,
+        body: Any = None,
+        query: Mapping[str, Any] | None = None,
+        content_type: str | None = None,
     ) -> Object:
-        """Call ``CoreV1Api.<method>(**kwargs)`` and return the answer as a dict.
+        """Make one API call and return the answer as a dict.
 
-        ``verb``, ``resource`` and ``namespace`` name the call in error messages, as RBAC would.
+        ``verb`` is RBAC's (get, list, create, update, patch, delete); with ``resource``,
+        ``namespace`` and ``subresource`` it names the call in error messages, as RBAC would.
 
         Raises:
             ObjectNotFoundError, ObjectConflictError, AlreadyExistsError: as the server answered.
@@ -149,16 +221,19 @@ class Kube:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        where = f"{verb} {resource}" + (f" in namespace {namespace}" if namespace else "")
+        what = f"{resource}/{subresource}" if subresource else resource
+        where = f"{verb} {what}" + (f" in namespace {namespace}" if namespace else "")
+        path = resource_path(resource, namespace, name, subresource)
         delay = self.settings.retry_delay
         for attempt in range(self.settings.server_error_retries + 1):
             try:
-                response = getattr(self.api, method)(
-                    **kwargs,
-                    _preload_content=False,
-                    _request_timeout=self.settings.request_timeout,
-                )
-                data = response.data
+                response = self._send(
+                    verb, path, query=query, body=body, content_type=content_type,
+                    timeout=self.settings.request_timeout,
+                )  # fmt: skip
+                data = response.read()
+                if not 200 <= response.status <= 299:
+                    raise ApiException.from_response(http_resp=response, body=None, data=None)
                 if self.on_write is not None and verb in _WRITE_VERBS:
                     self.on_write(resource)
                 return json.loads(data) if data else {}
@@ -171,23 +246,20 @@ class Kube:
                     continue
                 raise _translate(exc, status, where) from None
             except (HTTPError, OSError) as exc:
-                host = getattr(self.api.api_client.configuration, "host", "the API server")
                 raise ClusterUnreachableError(
-                    f"cannot reach the Kubernetes API server at {host} to {where}: {_reason(exc)}"
+                    f"cannot reach the Kubernetes API server at {self.host} to {where}: "
+                    f"{_reason(exc)}"
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def watch(
         self,
-        verb: str,
         resource: str,
         namespace: str | None,
-        method: str,
-        /,
         *,
         resource_version: str,
         timeout_seconds: int,
-        **kwargs: Any,
+        query: Mapping[str, Any] | None = None,
     ) -> Iterator[tuple[str, Object]]:
         """Yield (event type, object) for changes after ``resource_version``.
 
@@ -197,30 +269,54 @@ class Kube:
             ResourceExpiredError: ``resource_version`` is too old (410): list again.
             ClusterError and subclasses: as for :meth:`call`.
         """
-        from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        where = f"{verb} {resource}" + (f" in namespace {namespace}" if namespace else "")
-        watcher = watch.Watch()  # type: ignore[no-untyped-call]
+        where = f"watch {resource}" + (f" in namespace {namespace}" if namespace else "")
+        params = {
+            **(query or {}),
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(timeout_seconds),
+            "allowWatchBookmarks": "false",
+        }
         try:
-            for event in watcher.stream(  # type: ignore[no-untyped-call]
-                getattr(self.api, method),
-                resource_version=resource_version,
-                timeout_seconds=timeout_seconds,
+            response = self._send(
+                "watch", resource_path(resource, namespace, None, None), query=params,
+                body=None, content_type=None,
                 # The read may wait the whole watch: allow for it, plus the request timeout.
-                _request_timeout=timeout_seconds + self.settings.request_timeout,
-                **kwargs,
-            ):
-                yield str(event["type"]), dict(event["raw_object"])
+                timeout=(self.settings.request_timeout,
+                         timeout_seconds + self.settings.request_timeout),
+            )  # fmt: skip
+            if not 200 <= response.status <= 299:
+                response.read()
+                raise ApiException.from_response(http_resp=response, body=None, data=None)
+            for line in _lines(response.response):
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    status = int(obj.get("code") or 0)
+                    error = ApiException(status=status, reason=str(obj.get("reason", "")))
+                    error.body = json.dumps(obj)
+                    raise error
+                yield str(event.get("type")), dict(obj)
         except ApiException as exc:
             raise _translate(exc, int(exc.status or 0), where) from None
         except (HTTPError, OSError) as exc:
             raise ClusterUnreachableError(
                 f"cannot reach the Kubernetes API server to {where}: {_reason(exc)}"
             ) from None
-        finally:
-            watcher.stop()  # type: ignore[no-untyped-call]
+
+
+def _lines(raw: Any) -> Iterator[bytes]:
+    """The lines of a streamed answer, as they arrive."""
+    pending = b""
+    for chunk in raw.stream(amt=None, decode_content=True):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from (line for line in complete if line.strip())
+    if pending.strip():
+        yield pending
 
 
 def _message(body: str | None) -> tuple[str, str]:

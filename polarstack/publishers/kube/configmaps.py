@@ -38,10 +38,7 @@ def publish_config_map(kube: Kube, doc: ConfigMapDoc) -> Outcome:
                 "data": dict(doc.data),
             }
             try:
-                kube.call(
-                    "create", "configmaps", namespace, "create_namespaced_config_map",
-                    namespace=namespace, body=body,
-                )  # fmt: skip
+                kube.call("create", "configmaps", namespace, body=body)
             except AlreadyExistsError:
                 continue
             return Outcome.CREATED
@@ -52,10 +49,7 @@ def publish_config_map(kube: Kube, doc: ConfigMapDoc) -> Outcome:
         current["data"] = dict(doc.data)
         try:
             # The body carries the resourceVersion read above: a write in between is a 409.
-            kube.call(
-                "update", "configmaps", namespace, "replace_namespaced_config_map",
-                name=doc.name, namespace=namespace, body=current,
-            )  # fmt: skip
+            kube.call("update", "configmaps", namespace, doc.name, body=current)
         except ObjectConflictError:
             continue
         return Outcome.UPDATED

@@ -65,19 +65,13 @@ def record_event(
     for _attempt in range(kube.settings.conflict_retries + 1):
         if try_create:
             try:
-                kube.call(
-                    "create", "events", namespace, "create_namespaced_event",
-                    namespace=namespace, body=_new_event(kube, node, event, stamp),
-                )  # fmt: skip
+                kube.call("create", "events", namespace, body=_new_event(kube, node, event, stamp))
                 return
             except AlreadyExistsError:
                 pass
         try_create = True
         try:
-            current = kube.call(
-                "get", "events", namespace, "read_namespaced_event",
-                name=name, namespace=namespace,
-            )  # fmt: skip
+            current = kube.call("get", "events", namespace, name)
             patch = {
                 # The resourceVersion makes the patch fail if another writer counted meanwhile.
                 "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
@@ -85,9 +79,8 @@ def record_event(
                 "lastTimestamp": stamp,
             }
             kube.call(
-                "patch", "events", namespace, "patch_namespaced_event",
-                name=name, namespace=namespace, body=patch,
-                _content_type="application/merge-patch+json",
+                "patch", "events", namespace, name, body=patch,
+                content_type="application/merge-patch+json",
             )  # fmt: skip
             return
         except (ObjectNotFoundError, ObjectConflictError):

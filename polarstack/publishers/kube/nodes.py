@@ -12,7 +12,7 @@ STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 
 def read_conditions(kube: Kube, node: str) -> list[dict[str, Any]]:
     """Every condition on ``node``, as the API server has them."""
-    answer = kube.call("get", "nodes/status", None, "read_node_status", name=node)
+    answer = kube.call("get", "nodes", None, node)
     return list((answer.get("status") or {}).get("conditions") or [])
 
 
@@ -23,7 +23,7 @@ def patch_conditions(kube: Kube, node: str, conditions: Sequence[Mapping[str, An
     a strategic merge keyed on ``type`` leaves them as they are.
     """
     kube.call(
-        "patch", "nodes/status", None, "patch_node_status",
-        name=node, body={"status": {"conditions": [dict(c) for c in conditions]}},
-        _content_type=STRATEGIC_MERGE,
+        "patch", "nodes", None, node, subresource="status",
+        body={"status": {"conditions": [dict(c) for c in conditions]}},
+        content_type=STRATEGIC_MERGE,
     )  # fmt: skip

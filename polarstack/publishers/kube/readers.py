@@ -25,10 +25,7 @@ _FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 def read_config_map(kube: Kube, name: str) -> Object | None:
     """The ConfigMap ``name`` in the platform's namespace, or None when there is none."""
     try:
-        return kube.call(
-            "get", "configmaps", kube.namespace, "read_namespaced_config_map",
-            name=name, namespace=kube.namespace,
-        )  # fmt: skip
+        return kube.call("get", "configmaps", kube.namespace, name)
     except ObjectNotFoundError:
         return None
 
@@ -102,9 +99,8 @@ def list_config_maps(kube: Kube, label_selector: str) -> list[Object]:
     The versions job reads its version ConfigMaps this way (``VersionsSettings.selector``).
     """
     answer = kube.call(
-        "list", "configmaps", kube.namespace, "list_namespaced_config_map",
-        namespace=kube.namespace, label_selector=label_selector,
-    )  # fmt: skip
+        "list", "configmaps", kube.namespace, query={"labelSelector": label_selector}
+    )
     return list(answer.get("items") or [])
 
 
@@ -112,10 +108,8 @@ def list_pods(
     kube: Kube, *, label_selector: str | None = None, field_selector: str | None = None
 ) -> list[Object]:
     """Pods in all namespaces that match the selectors."""
-    answer = kube.call(
-        "list", "pods", None, "list_pod_for_all_namespaces",
-        label_selector=label_selector, field_selector=field_selector,
-    )  # fmt: skip
+    query = {"labelSelector": label_selector, "fieldSelector": field_selector}
+    answer = kube.call("list", "pods", None, query=query)
     return list(answer.get("items") or [])
 
 

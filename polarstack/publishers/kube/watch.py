@@ -30,24 +30,20 @@ def watch_config_maps(
     when the current watch ends).
     """
     namespace = kube.namespace
-    selectors = {"label_selector": label_selector, "field_selector": field_selector}
+    selectors = {"labelSelector": label_selector, "fieldSelector": field_selector}
     version: str | None = None
     listed_before = False
     while not stop.is_set():
         try:
             if version is None:
-                listed = kube.call(
-                    "list", "configmaps", namespace, "list_namespaced_config_map",
-                    namespace=namespace, **selectors,
-                )  # fmt: skip
+                listed = kube.call("list", "configmaps", namespace, query=selectors)
                 version = str(listed.get("metadata", {}).get("resourceVersion", ""))
                 if listed_before:
                     on_change(f"listed the {what} again")
                 listed_before = True
             for kind, obj in kube.watch(
-                "watch", "configmaps", namespace, "list_namespaced_config_map",
-                resource_version=version, timeout_seconds=timeout_seconds,
-                namespace=namespace, **selectors,
+                "configmaps", namespace, resource_version=version,
+                timeout_seconds=timeout_seconds, query=selectors,
             ):  # fmt: skip
                 metadata = obj.get("metadata", {})
                 version = str(metadata.get("resourceVersion") or version)

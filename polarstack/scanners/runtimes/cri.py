@@ -7,6 +7,7 @@ have none). CRI v1 first, v1alpha2 for runtimes too old for v1.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from polarstack.errors import RuntimeUnavailableError
@@ -34,18 +35,25 @@ class CriLister:
             self._channel.close()
             self._channel, self._api = None, None
 
+    @staticmethod
+    def _apis() -> Iterator[tuple[Any, Any]]:
+        """CRI v1, then v1alpha2; the older stubs are imported only if v1 is refused."""
+        from cri_api.v1 import api_pb2, api_pb2_grpc
+
+        yield api_pb2, api_pb2_grpc
+        from cri_api.v1alpha2 import api_pb2 as alpha_pb2
+        from cri_api.v1alpha2 import api_pb2_grpc as alpha_pb2_grpc
+
+        yield alpha_pb2, alpha_pb2_grpc
+
     def _call(self, method: str, **fields: Any) -> Any:
         # Imported here: gRPC and the stubs cost 0.1 s, paid only where CRI is asked.
         import grpc
-        from cri_api.v1 import api_pb2, api_pb2_grpc
-        from cri_api.v1alpha2 import api_pb2 as alpha_pb2
-        from cri_api.v1alpha2 import api_pb2_grpc as alpha_pb2_grpc
 
         if self._channel is None:
             # One channel for the lister's life: checks repeat, and gRPC reconnects by itself.
             self._channel = grpc.insecure_channel(f"unix://{self.endpoint}")
-        apis = [self._api] if self._api else [(api_pb2, api_pb2_grpc), (alpha_pb2, alpha_pb2_grpc)]
-        for messages, stubs in apis:
+        for messages, stubs in [self._api] if self._api else self._apis():
             stub = stubs.ImageServiceStub(self._channel)
             request = getattr(messages, f"{method}Request")(
                 **{k: v(messages) if callable(v) else v for k, v in fields.items()}
