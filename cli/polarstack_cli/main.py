@@ -44,6 +44,11 @@ _COMMANDS = {
         "ports",
         "Occupied TCP ports in the platform's ranges.",
     ),
+    "systemd": (
+        "polarstack_cli.commands.systemd",
+        "systemd",
+        "Install or remove polarstack's systemd services and timers.",
+    ),
     "version": ("polarstack_cli.commands.version", "version", "Print the polarstack version."),
     "versions": (
         "polarstack_cli.commands.versions",

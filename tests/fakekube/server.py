@@ -213,6 +213,38 @@ class FakeKube:
         with self._changed:
             self._interference.extend([action] * times)
 
+    def enforce_rbac(self, documents: list[Object]) -> None:
+        """Allow only what these Roles and ClusterRoles allow; answer 403 to the rest.
+
+        Roles grant in their namespace, ClusterRoles everywhere (as if each were bound to
+        the caller): the rules of ``k8s/rbac.yaml`` become the server's whole policy.
+        """
+        rules = []
+        for document in documents:
+            if document.get("kind") not in ("Role", "ClusterRole"):
+                continue
+            namespace = (
+                document["metadata"].get("namespace") if document["kind"] == "Role" else None
+            )
+            for rule in document.get("rules", []):
+                if "" in rule.get("apiGroups", []):
+                    rules.append((namespace, set(rule["resources"]), set(rule["verbs"])))
+        with self._changed:
+            self._rbac = rules
+
+    _rbac: list[tuple[str | None, set[str], set[str]]] | None = None
+
+    def rbac_allows(self, verb: str, resource: str, namespace: str | None) -> bool:
+        """Whether the enforced rules (if any) allow the call."""
+        if self._rbac is None:
+            return True
+        return any(
+            (scope is None or scope == namespace)
+            and (resource in resources or "*" in resources)
+            and (verb in verbs or "*" in verbs)
+            for scope, resources, verbs in self._rbac
+        )
+
     def compact(self) -> None:
         """Forget the change history, as etcd compaction does: older watches get 410 Gone."""
         with self._changed:
@@ -254,10 +286,11 @@ class FakeKube:
     def handle(self, request: Request) -> tuple[int, Any]:
         """Answer one request: (status, JSON body). Runs under the store's lock."""
         resource, namespace, name = request.resource, request.namespace, request.name
-        if resource not in KINDS:
-            raise ApiError(404, "NotFound", f"the server could not find resource {resource}")
         ns = (namespace or "") if resource in NAMESPACED else ""
-        if self.faults.is_forbidden(request.verb, resource, namespace):
+        full = f"{resource}/{request.subresource}" if request.subresource else resource
+        if self.faults.is_forbidden(request.verb, resource, namespace) or not self.rbac_allows(
+            request.verb, full, namespace
+        ):
             where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
             target = f'{resource} "{name}"' if name else resource
             raise ApiError(
@@ -268,6 +301,9 @@ class FakeKube:
                 f'in API group ""{where}',
                 {"name": name or "", "kind": resource},
             )
+        # As the real server, authorization comes first: a refused caller learns nothing.
+        if resource not in KINDS:
+            raise ApiError(404, "NotFound", f"the server could not find resource {resource}")
         with self._changed:
             if request.verb in ("list", "get"):
                 return 200, self._read(request, resource, ns, name)

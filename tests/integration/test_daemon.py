@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from polarstack.daemon.http import ApiServer
 from polarstack.daemon.service import RECHECK_ANNOTATION, Daemon, JobOptions
+from polarstack.errors import ClusterError
 from polarstack.publishers.kube.client import Kube
 from polarstack.settings import DaemonSettings, JobSchedule, LogsSettings, Settings
 from tests.conftest import start
@@ -65,9 +67,15 @@ def get(url: str, method: str = "GET") -> tuple[int, Any]:
     return status, json.loads(body) if "json" in kind else body.decode()
 
 
+RBAC = list(yaml.safe_load_all((Path(__file__).parents[2] / "k8s" / "rbac.yaml").read_text()))
+
+
 @pytest.fixture
 def platform(fake_kube: FakeKube, tmp_path: Path) -> FakeKube:
     """The platform's objects: a node, port ranges, a live instance, the log tree.
+
+    The server allows only what k8s/rbac.yaml grants, so every daemon test also checks that
+    the DaemonSet's role is wide enough.
 
     The ranges leave out the ephemeral ports, where the tests' own HTTP connections come and
     go: a steady state must stay steady.
@@ -79,6 +87,7 @@ def platform(fake_kube: FakeKube, tmp_path: Path) -> FakeKube:
                                         "labels": {"apsara.metric.ins_id": "ins-live"}},
                            "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}})  # fmt: skip
     (tmp_path / "logs" / "ins-live").mkdir(parents=True)
+    fake_kube.enforce_rbac(RBAC)
     return fake_kube
 
 
@@ -334,3 +343,22 @@ def _ready(port: int) -> bool:
         return get(f"http://127.0.0.1:{port}/readyz")[0] == 200
     except OSError:
         return False
+
+
+def test_the_role_is_no_wider_than_the_code(
+    running: tuple[Daemon, str], platform: FakeKube, kube: Kube
+) -> None:
+    """What the daemon never does is refused: the rules are the policy, not decoration."""
+    _agent, url = running
+    wait_status(f"{url}/readyz", 200)
+    refused = [r for r in platform.requests if r.status == 403]
+    assert refused == []  # everything the daemon did was allowed
+    for call in (
+        lambda: kube.call("delete", "configmaps", NS, "cloud-provider-port-usage-n1"),
+        lambda: kube.call("list", "secrets", NS),
+        lambda: kube.call("patch", "nodes", None, "n1", body={"metadata": {"labels": {"a": "b"}}}),
+        lambda: kube.call("get", "pods", "db", "pg"),
+        lambda: kube.call("create", "configmaps", "default", body={"metadata": {"name": "x"}}),
+    ):
+        with pytest.raises(ClusterError, match=r"\(403 Forbidden\)"):
+            call()

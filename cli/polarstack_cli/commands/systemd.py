@@ -1,0 +1,82 @@
+"""``polarstack systemd``: install or remove the hardened systemd units on this host."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from polarstack import systemd as units
+from polarstack_cli.options import GlobalOptions, global_options, pass_options
+
+
+@click.group()
+@global_options
+def systemd() -> None:
+    """Install or remove polarstack's systemd services and timers."""
+
+
+def _binary() -> str:
+    found = shutil.which("polarstack")
+    return str(Path(found).resolve()) if found else str(Path(sys.argv[0]).resolve())
+
+
+@systemd.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
+@click.option(
+    "--unit-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=str(units.UNIT_DIR),
+    show_default=True,
+    help="Where the unit files go.",
+)
+@click.option(
+    "--binary",
+    help="The polarstack command the units run (default: the one on PATH).",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=str(units.ENV_FILE),
+    show_default=True,
+    help="The units' environment file, written from a template when missing.",
+)
+@global_options
+@pass_options
+def install(
+    options: GlobalOptions, dry_run: bool, unit_dir: Path, binary: str | None, env_file: Path
+) -> None:
+    """Write the units, reload systemd, and enable the four job timers.
+
+    The environment file /etc/polarstack/polarstack.env is written only when missing; put the
+    kubeconfig at /etc/polarstack/kubeconfig (readable by root only: the units receive it as
+    a credential). polarstack-daemon.service is installed but not enabled: enable it instead
+    of the timers of ports, versions and net where one long-running process is preferred.
+    """
+    steps = units.install(
+        binary=binary or _binary(), unit_dir=unit_dir, env_file=env_file, dry_run=dry_run
+    )
+    for step in steps:
+        print(("would " if dry_run else "") + str(step), file=options.env.stdout)
+
+
+@systemd.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
+@click.option(
+    "--unit-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=str(units.UNIT_DIR),
+    show_default=True,
+    help="Where the unit files are.",
+)
+@global_options
+@pass_options
+def uninstall(options: GlobalOptions, dry_run: bool, unit_dir: Path) -> None:
+    """Stop and disable the timers and the daemon, and remove the unit files.
+
+    The environment file and the kubeconfig in /etc/polarstack are left in place.
+    """
+    for step in units.uninstall(unit_dir=unit_dir, dry_run=dry_run):
+        print(("would " if dry_run else "") + str(step), file=options.env.stdout)
