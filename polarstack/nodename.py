@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Mapping
 from typing import NewType
@@ -16,18 +17,19 @@ _ENV_KEYS = ("NODE_NAME", "CURRENT_NODE_NAME")
 def resolve_node_name(
     explicit: str | None = None,
     *,
-    environ: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
     hostname: str | None = None,
 ) -> NodeName:
     """Return the node name: ``explicit`` > ``NODE_NAME`` > ``CURRENT_NODE_NAME`` > hostname.
 
     Lower-cased, because Kubernetes object names are, and the platform looks objects up by
-    the Node's ``metadata.name``.
+    the Node's ``metadata.name``. ``environ`` defaults to this process's environment.
 
     Example:
         >>> resolve_node_name(None, environ={"NODE_NAME": "Worker-1"})
         'worker-1'
     """
+    environ = os.environ if environ is None else environ
     for candidate in (explicit, *(environ.get(key) for key in _ENV_KEYS)):
         if candidate and candidate.strip():
             return NodeName(candidate.strip().lower())

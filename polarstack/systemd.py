@@ -16,9 +16,11 @@ from pathlib import Path
 from polarstack.errors import ConfigurationError
 
 TEMPLATE_BINARY = "/usr/local/bin/polarstack"
-UNIT_DIR = Path("/etc/systemd/system")
-ENV_FILE = Path("/etc/polarstack/polarstack.env")
-TIMERS = ("polarstack-ports", "polarstack-versions", "polarstack-logs", "polarstack-net")
+SYSTEMD_UNIT_DIR = Path("/etc/systemd/system")
+SYSTEMD_ENV_FILE = Path("/etc/polarstack/polarstack.env")
+UNIT_DIR, ENV_FILE = SYSTEMD_UNIT_DIR, SYSTEMD_ENV_FILE
+SYSTEMD_TIMERS = ("polarstack-ports", "polarstack-versions", "polarstack-logs", "polarstack-net")
+TIMERS = SYSTEMD_TIMERS
 
 
 def _unit_sources() -> dict[str, str]:
@@ -67,7 +69,7 @@ def _systemctl(args: Sequence[str]) -> None:
         raise ConfigurationError(f"systemctl {' '.join(args)} failed: {detail}") from None
 
 
-def install(
+def install_units(
     *,
     binary: str,
     unit_dir: Path = UNIT_DIR,
@@ -102,7 +104,7 @@ def install(
     return steps
 
 
-def uninstall(
+def uninstall_units(
     *,
     unit_dir: Path = UNIT_DIR,
     dry_run: bool = False,

@@ -126,8 +126,10 @@ def test_exposure_is_at_most_2(unit: str, capsys: pytest.CaptureFixture[str]) ->
 def test_install_and_uninstall(tmp_path: Path) -> None:
     calls: list[list[str]] = []
     unit_dir, env_file = tmp_path / "units", tmp_path / "etc" / "polarstack.env"
-    steps = units.install(binary="/opt/ps/bin/polarstack", unit_dir=unit_dir, env_file=env_file,
-                          run=lambda args: calls.append(list(args)))  # fmt: skip
+    steps = units.install_units(
+        binary="/opt/ps/bin/polarstack", unit_dir=unit_dir, env_file=env_file,
+        run=lambda args: calls.append(list(args)),
+    )  # fmt: skip
     written = sorted(p.name for p in unit_dir.iterdir())
     assert written == sorted(p.name for p in UNITS)
     service = (unit_dir / "polarstack-ports.service").read_text()
@@ -138,10 +140,10 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
     assert calls == [["daemon-reload"], ["enable", "--now", *timers]]
     assert str(steps[-1]) == "run " + "systemctl " + " ".join(calls[-1])
     env_file.write_text("POLARSTACK_NODE_NAME=kept\n")
-    units.install(binary="/x", unit_dir=unit_dir, env_file=env_file, run=lambda args: None)
+    units.install_units(binary="/x", unit_dir=unit_dir, env_file=env_file, run=lambda args: None)
     assert env_file.read_text() == "POLARSTACK_NODE_NAME=kept\n"  # the host's settings stay
     calls.clear()
-    units.uninstall(unit_dir=unit_dir, run=lambda args: calls.append(list(args)))
+    units.uninstall_units(unit_dir=unit_dir, run=lambda args: calls.append(list(args)))
     assert list(unit_dir.iterdir()) == [] and env_file.exists()
     assert calls[0][:2] == ["disable", "--now"] and calls[-1] == ["daemon-reload"]
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from polarstack.publishers.kube.client import ClusterTarget, Kube, cluster_configured, connect
+from polarstack import (
+    ClusterTarget,
+    Kube,
+    cluster_configured,
+    connect,
+)
 from polarstack_cli.options import GlobalOptions
 
 

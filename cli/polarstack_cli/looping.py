@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 
 import click
 
-from polarstack.runner import JobLoop
+from polarstack import (
+    JobLoop,
+)
 from polarstack_cli.environment import Environment
 from polarstack_cli.params import DURATION
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import click
 
-from polarstack._version import __version__
-from polarstack.errors import (
+from polarstack import (
     ClusterError,
     ConfigurationError,
     PolarstackError,
     UsageError,
+    __version__,
 )
 from polarstack_cli.environment import Environment
 from polarstack_cli.options import GlobalOptions, global_options

@@ -6,9 +6,12 @@ from typing import Any
 
 import click
 
-from polarstack.durations import parse_duration
-from polarstack.errors import UsageError
-from polarstack.portranges import PortRange, parse_ranges
+from polarstack import (
+    PortRange,
+    UsageError,
+    parse_duration,
+    parse_ranges,
+)
 
 
 class PortRangesType(click.ParamType[list[PortRange]]):

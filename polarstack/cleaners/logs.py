@@ -352,11 +352,23 @@ def _relative(parts: Sequence[str]) -> str:
     return render(os.fsencode(os.path.join(*parts)))
 
 
+def _live_ids(live: LiveIds | LiveIdsProvider | Iterable[str] | None) -> LiveIds:
+    if live is None:
+        return LiveIds.unknown("no live instance ids were given")
+    if isinstance(live, LiveIds):
+        return live
+    if callable(live):
+        return live()
+    if isinstance(live, str):
+        raise UsageError("live must be a list of instance ids, not one string")
+    return LiveIds.given(live)
+
+
 def plan_clean(
     root: str = DEFAULT_ROOT,
     *,
     days: float = DEFAULT_DAYS,
-    live: LiveIds | LiveIdsProvider,
+    live: LiveIds | LiveIdsProvider | Iterable[str] | None = None,
     rules: Sequence[Rule] = ALL_RULES,
     clock: Callable[[], datetime] = utc_now,
     open_handles: Callable[[], OpenHandles] | None = None,
@@ -367,7 +379,9 @@ def plan_clean(
     Args:
         root: the log tree; refused when unsafe (:func:`~polarstack.cleaners.safety.check_root`).
         days: N of the rules: older means age > N x 24 h.
-        live: the live instance ids, or a callable that fetches them.
+        live: the live instance ids: a :class:`LiveIds`, a callable that fetches one, or
+            plain ids (as ``--live-id`` gives them). None: unknown, and the orphan rule is
+            skipped.
         rules: the rules to apply.
         clock: the time ages are measured against.
         open_handles: reads which files processes hold open (default: one pass over /proc);
@@ -377,14 +391,14 @@ def plan_clean(
     Example:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as tree:
-        ...     plan = plan_clean(tree, live=LiveIds.given(["ins-1"]))
+        ...     plan = plan_clean(tree, live=["ins-1"])
         >>> plan.items
         ()
     """
     if days < 0:
         raise UsageError(f"days must not be negative: {days}")
     root_info = safety.check_root(root)
-    live_ids = live() if callable(live) else live
+    live_ids = _live_ids(live)
     chosen = frozenset(rules)
     skipped_rules = []
     if Rule.ORPHAN in chosen:

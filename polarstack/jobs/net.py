@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from polarstack.errors import PolarstackError
+from polarstack.nodename import resolve_node_name
 from polarstack.publishers.base import Condition, Publisher
 from polarstack.publishers.conditions import ConditionManager, SyncResult, transition_event
 from polarstack.publishers.contracts import (
@@ -58,6 +59,31 @@ class NetProbe:
         return result
 
 
+def probe_network(
+    nic: str = NetSettings.nic,
+    *,
+    check_oob: bool = True,
+    node: str | None = None,
+    last: LastKnown = LastKnown(),  # noqa: B008 (frozen)
+    clock: Callable[[], datetime] = utc_now,
+    nic_probe: Callable[[str], NicStatus] = probe_nic,
+    oob_probe: Callable[[], OobStatus] = probe_oob,
+) -> NetProbe:
+    """Probe the client NIC (and the BMC) once; return the node conditions they make.
+
+    Publishes nothing: :class:`NetJob` keeps a node's conditions up to date.
+
+    Example:
+        >>> probe = probe_network("lo", check_oob=False, node="n1")
+        >>> [c.type for c in probe.conditions]
+        ['NodeClientNetworkUnavailable', 'NodeClientIP', 'NodeRefreshFlag']
+    """
+    status = nic_probe(nic)
+    oob = oob_probe() if check_oob else None
+    conditions = net_conditions(status, oob, last)
+    return NetProbe(resolve_node_name(node), status, oob, tuple(conditions), clock())
+
+
 @dataclass
 class NetJob:
     """Probes on each :meth:`run` and publishes through a condition manager.
@@ -103,9 +129,11 @@ class NetJob:
     def run(self) -> NetProbe:
         """Probe once; with a publisher, write the conditions if due and record transitions."""
         notes = self._seed()
-        nic = self.probe_nic(self.nic)
-        oob = self.probe_oob() if self.check_oob else None
-        conditions = net_conditions(nic, oob, self.last)
+        probe = probe_network(
+            self.nic, check_oob=self.check_oob, node=self.node, last=self.last,
+            clock=self.clock, nic_probe=self.probe_nic, oob_probe=self.probe_oob,
+        )  # fmt: skip
+        nic, oob, conditions = probe.nic, probe.oob, list(probe.conditions)
         self.last = LastKnown(
             client_ip=nic.ipv4 or self.last.client_ip,
             oob_ip=(oob.ip if oob else None) or self.last.oob_ip,

@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from polarstack import portranges, procfs
+from polarstack.nodename import resolve_node_name
 from polarstack.portranges import FULL_RANGE, PortRange
 from polarstack.scanners.sockets import RawSocket, TcpState, read_sockets
 from polarstack.timefmt import utc_now
@@ -119,7 +120,7 @@ class PortScan:
 def scan_ports(
     ranges: Sequence[PortRange] | None = None,
     *,
-    node: str,
+    node: str | None = None,
     owners: bool = False,
     verify_bind: bool = False,
     extra: Iterable[PortHolder] = (),
@@ -133,7 +134,7 @@ def scan_ports(
     Args:
         ranges: inclusive ranges to report on; overlapping ranges are merged. None means
             1-65535; an empty list means none (the platform configured no ranges).
-        node: the node name to record in the result.
+        node: the node name to record (default: :func:`~polarstack.nodename.resolve_node_name`).
         owners: look up the pid and process name holding each socket (one pass over /proc).
         verify_bind: confirm each occupied port with a real bind(); ports that bind are
             dropped with a warning (their socket closed between the scan and the check).
@@ -152,6 +153,7 @@ def scan_ports(
         True
         >>> listener.close()
     """
+    node = resolve_node_name(node)
     merged = portranges.merge([FULL_RANGE] if ranges is None else ranges)
     scanned_at = clock()
     if merged:

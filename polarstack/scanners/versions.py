@@ -9,7 +9,9 @@ from typing import Any
 
 from polarstack.errors import UsageError
 from polarstack.imageref import parse_image_ref, present_keys
+from polarstack.nodename import resolve_node_name
 from polarstack.scanners.runtimes.base import ImageLister
+from polarstack.scanners.runtimes.detect import open_runtime
 from polarstack.timefmt import utc_now, utc_stamp
 
 
@@ -138,20 +140,36 @@ def parse_versions_file(document: Any, source: str) -> list[VersionSpec]:
 def scan_versions(
     versions: Sequence[VersionSpec],
     *,
-    node: str,
-    runtime: ImageLister,
+    runtime: ImageLister | str = "auto",
+    endpoint: str | None = None,
+    node: str | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> VersionScan:
     """Check every version against one listing of the runtime's images.
 
     Args:
         versions: the versions to check, in the order to report them.
-        node: the node name to record.
-        runtime: the runtime to ask (:func:`polarstack.scanners.runtimes.open_runtime`).
+        runtime: the runtime to ask: ``auto``, ``cri``, ``docker``, ``podman``
+            (:func:`polarstack.scanners.runtimes.open_runtime`), or an opened one.
+        endpoint: the runtime's socket, when ``runtime`` is a name.
+        node: the node name to record (default: :func:`~polarstack.nodename.resolve_node_name`).
         clock: returns the time to record.
 
     A version whose image references do not parse is unavailable, with a warning.
+
+    Example:
+        >>> from polarstack.scanners.runtimes import RuntimeImage
+        >>> class Held:  # any object with name, endpoint and list_images() will do
+        ...     name, endpoint = "fake", "memory"
+        ...     def list_images(self):
+        ...         return [RuntimeImage("sha256:1", ("docker.io/library/pg:15",), ())]
+        >>> scan = scan_versions([VersionSpec("15", ("pg:15",)), VersionSpec("16", ("pg:16",))],
+        ...                      runtime=Held(), node="n1")
+        >>> scan.existing_versions
+        ('15',)
     """
+    if isinstance(runtime, str):
+        runtime = open_runtime(runtime, endpoint)
     present: set[str] = set()
     for listed in runtime.list_images():
         present |= present_keys(list(listed.tags), list(listed.digests))
@@ -171,7 +189,7 @@ def scan_versions(
                 missing.append(image)
         statuses.append(VersionStatus(version.name, not missing, version.images, tuple(missing)))
     return VersionScan(
-        node=node,
+        node=resolve_node_name(node),
         runtime=runtime.name,
         endpoint=runtime.endpoint,
         versions=tuple(statuses),

@@ -11,10 +11,14 @@ from typing import Any
 
 import click
 
-from polarstack.errors import ConfigurationError
-from polarstack.nodename import resolve_node_name
-from polarstack.scanners.runtimes.detect import RUNTIMES
-from polarstack.settings import JOBS, JobSchedule, Settings
+from polarstack import (
+    JOBS,
+    RUNTIMES,
+    ConfigurationError,
+    JobSchedule,
+    Settings,
+    resolve_node_name,
+)
 from polarstack_cli import cluster
 from polarstack_cli.logs_setup import setup_logging
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
@@ -186,8 +190,7 @@ def daemon(
             ),
         ),
     )
-    from polarstack.daemon.http import ApiServer
-    from polarstack.daemon.service import Daemon, JobOptions
+    from polarstack import ApiServer, Daemon, JobOptions
 
     node = resolve_node_name(options.node_name or current_node_name, environ=env.environ)
     agent = Daemon(

@@ -8,21 +8,21 @@ from pathlib import Path
 
 import click
 
-from polarstack.cleaners.deleting import CleanReport
-from polarstack.cleaners.logs import (
-    DEFAULT_DAYS,
-    DEFAULT_ROOT,
+from polarstack import (
+    CleanReport,
+    JobSchedule,
+    Kube,
     LiveIds,
+    LogsSettings,
+    PartialFailureError,
+    Publisher,
+    UsageError,
+    human_size,
     parse_rules,
+    read_live_ids,
+    resolve_node_name,
+    run_logs,
 )
-from polarstack.errors import PartialFailureError, UsageError
-from polarstack.jobs.logs import run_logs
-from polarstack.nodename import resolve_node_name
-from polarstack.publishers.base import Publisher
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.readers import read_live_ids
-from polarstack.settings import JobSchedule, LogsSettings
-from polarstack.units import human_size
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
 from polarstack_cli.looping import loop_options, run_repeatedly
@@ -118,7 +118,7 @@ def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> 
 @logs.command()
 @click.option(
     "--root",
-    default=DEFAULT_ROOT,
+    default=LogsSettings.root,
     show_default=True,
     type=click.Path(file_okay=False),
     help="The log tree: one folder per instance.",
@@ -126,7 +126,7 @@ def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> 
 @click.option(
     "--days",
     type=click.FloatRange(min=0),
-    default=DEFAULT_DAYS,
+    default=LogsSettings.days,
     show_default=True,
     help="N of the rules: delete what is older than N x 24 h.",
 )
@@ -190,7 +190,7 @@ def clean(
     kube = cluster.connect_cluster(options) if cluster.wanted(options) else None
     publisher: Publisher | None = None
     if kube is not None:
-        from polarstack.publishers.kube import KubePublisher
+        from polarstack import KubePublisher
 
         publisher = KubePublisher(kube)
     node = resolve_node_name(options.node_name, environ=env.environ)

@@ -7,13 +7,18 @@ from pathlib import Path
 
 import click
 
-from polarstack.jobs.net import NetJob, NetProbe
-from polarstack.nodename import resolve_node_name
-from polarstack.publishers.base import Publisher
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.readers import read_controller_config, read_net_card_name
-from polarstack.publishers.local import LocalPublisher
-from polarstack.settings import JobSchedule, NetSettings
+from polarstack import (
+    JobSchedule,
+    Kube,
+    LocalPublisher,
+    NetJob,
+    NetProbe,
+    NetSettings,
+    Publisher,
+    read_controller_config,
+    read_net_card_name,
+    resolve_node_name,
+)
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
 from polarstack_cli.looping import loop_options, run_repeatedly
@@ -131,7 +136,7 @@ def probe(
         oob = read_controller_config(kube).check_oob_ip if kube is not None else True
     publisher: Publisher | None = None
     if publish:
-        from polarstack.publishers.kube import KubePublisher
+        from polarstack import KubePublisher
 
         assert kube is not None
         publisher = KubePublisher(kube)

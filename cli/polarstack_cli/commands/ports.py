@@ -7,12 +7,15 @@ from typing import Any
 
 import click
 
-from polarstack.jobs.ports import PortsRun, run_ports
-from polarstack.nodename import resolve_node_name
-from polarstack.publishers.base import Publisher
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.local import LocalPublisher
-from polarstack.settings import JobSchedule
+from polarstack import (
+    JobSchedule,
+    Kube,
+    LocalPublisher,
+    PortsRun,
+    Publisher,
+    resolve_node_name,
+    run_ports,
+)
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
 from polarstack_cli.looping import loop_options, run_repeatedly
@@ -130,7 +133,7 @@ def scan(
         kube = cluster.connect_cluster(options)
     publisher: Publisher | None = None
     if publish:
-        from polarstack.publishers.kube import KubePublisher
+        from polarstack import KubePublisher
 
         assert kube is not None
         publisher = KubePublisher(kube)

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
-from polarstack import systemd as units
+from polarstack import (
+    SYSTEMD_ENV_FILE,
+    SYSTEMD_UNIT_DIR,
+    install_units,
+    uninstall_units,
+)
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 
 
@@ -28,7 +33,7 @@ def _binary() -> str:
 @click.option(
     "--unit-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=str(units.UNIT_DIR),
+    default=str(SYSTEMD_UNIT_DIR),
     show_default=True,
     help="Where the unit files go.",
 )
@@ -39,7 +44,7 @@ def _binary() -> str:
 @click.option(
     "--env-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=str(units.ENV_FILE),
+    default=str(SYSTEMD_ENV_FILE),
     show_default=True,
     help="The units' environment file, written from a template when missing.",
 )
@@ -55,7 +60,7 @@ def install(
     a credential). polarstack-daemon.service is installed but not enabled: enable it instead
     of the timers of ports, versions and net where one long-running process is preferred.
     """
-    steps = units.install(
+    steps = install_units(
         binary=binary or _binary(), unit_dir=unit_dir, env_file=env_file, dry_run=dry_run
     )
     for step in steps:
@@ -67,7 +72,7 @@ def install(
 @click.option(
     "--unit-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=str(units.UNIT_DIR),
+    default=str(SYSTEMD_UNIT_DIR),
     show_default=True,
     help="Where the unit files are.",
 )
@@ -78,5 +83,5 @@ def uninstall(options: GlobalOptions, dry_run: bool, unit_dir: Path) -> None:
 
     The environment file and the kubeconfig in /etc/polarstack are left in place.
     """
-    for step in units.uninstall(unit_dir=unit_dir, dry_run=dry_run):
+    for step in uninstall_units(unit_dir=unit_dir, dry_run=dry_run):
         print(("would " if dry_run else "") + str(step), file=options.env.stdout)

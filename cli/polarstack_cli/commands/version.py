@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
-from polarstack._version import __version__
+from polarstack import (
+    __version__,
+)
 from polarstack_cli.environment import Environment
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit

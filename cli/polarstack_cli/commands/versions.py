@@ -6,16 +6,21 @@ from pathlib import Path
 
 import click
 
-from polarstack.errors import UsageError
-from polarstack.jobs.versions import VersionsRun, run_versions
-from polarstack.nodename import resolve_node_name
-from polarstack.publishers.base import Publisher
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.local import LocalPublisher
-from polarstack.scanners.runtimes import AUTO_ORDER, open_runtime
-from polarstack.scanners.runtimes.detect import RUNTIMES
-from polarstack.scanners.versions import VersionSpec, parse_versions_file
-from polarstack.settings import JobSchedule
+from polarstack import (
+    AUTO_ORDER,
+    RUNTIMES,
+    JobSchedule,
+    Kube,
+    LocalPublisher,
+    Publisher,
+    UsageError,
+    VersionSpec,
+    VersionsRun,
+    open_runtime,
+    parse_versions_file,
+    resolve_node_name,
+    run_versions,
+)
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
 from polarstack_cli.looping import loop_options, run_repeatedly
@@ -150,7 +155,7 @@ def scan(
         )
     publisher: Publisher | None = None
     if publish:
-        from polarstack.publishers.kube import KubePublisher
+        from polarstack import KubePublisher
 
         assert kube is not None
         publisher = KubePublisher(kube)
