@@ -63,6 +63,8 @@ _EXPORTS: dict[str, str] = {
     "LogsRun": "polarstack.jobs.logs",
     "LogsSettings": "polarstack.settings",
     "NetJob": "polarstack.jobs.net",
+    "net_options": "polarstack.jobs.net",
+    "load_versions_file": "polarstack.scanners.versions",
     "NetProbe": "polarstack.jobs.net",
     "NetSettings": "polarstack.settings",
     "NicStatus": "polarstack.scanners.network",
@@ -152,7 +154,7 @@ if TYPE_CHECKING:
     )
     from polarstack.imageref import ImageRef, parse_image_ref
     from polarstack.jobs.logs import LogsRun, run_logs
-    from polarstack.jobs.net import NetJob, NetProbe, probe_network
+    from polarstack.jobs.net import NetJob, NetProbe, net_options, probe_network
     from polarstack.jobs.ports import PortsRun, run_ports
     from polarstack.jobs.versions import VersionsRun, run_versions, watch_versions
     from polarstack.nodename import NodeName, resolve_node_name
@@ -184,6 +186,7 @@ if TYPE_CHECKING:
         VersionScan,
         VersionSpec,
         VersionStatus,
+        load_versions_file,
         parse_version_config_maps,
         parse_versions_file,
         scan_versions,
@@ -296,6 +299,8 @@ __all__ = [
     "connect",
     "human_size",
     "install_units",
+    "load_versions_file",
+    "net_options",
     "open_runtime",
     "parse_annotation",
     "parse_duration",

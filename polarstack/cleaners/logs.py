@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, NewType
 
 from polarstack.cleaners import safety
@@ -65,6 +66,19 @@ class LiveIds:
     def given(cls, ids: Iterable[str]) -> LiveIds:
         """Live ids handed in by the user (``--live-id``, ``--live-ids-file``)."""
         return cls(frozenset(i.strip() for i in ids if i.strip()), "argument")
+
+    @classmethod
+    def read_file(cls, path: str, extra: Iterable[str] = ()) -> LiveIds:
+        """Live ids from a file (one per line, or comma-separated), plus ``extra``.
+
+        Raises:
+            UsageError: the file cannot be read.
+        """
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read live ids file {path}: {exc.strerror}") from exc
+        return cls.given([*extra, *text.replace(",", "\n").split()])
 
     @classmethod
     def unknown(cls, reason: str) -> LiveIds:

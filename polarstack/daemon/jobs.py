@@ -8,16 +8,12 @@ from typing import Any
 
 from polarstack.errors import ClusterError
 from polarstack.jobs.logs import LogsRun, run_logs
-from polarstack.jobs.net import NetJob, NetProbe
+from polarstack.jobs.net import NetJob, NetProbe, net_options
 from polarstack.jobs.ports import PortsRun, run_ports
 from polarstack.jobs.versions import VersionsRun, run_versions
 from polarstack.publishers.base import Publisher
 from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.readers import (
-    read_controller_config,
-    read_live_ids,
-    read_net_card_name,
-)
+from polarstack.publishers.kube.readers import read_live_ids
 from polarstack.scanners.runtimes import ImageLister, open_runtime
 from polarstack.settings import Settings
 from polarstack.timefmt import utc_now
@@ -116,11 +112,8 @@ class NetStep:
         )
         if self._job is not None and fresh:
             return
-        nic = self.nic or read_net_card_name(self.ctx.kube, self.ctx.settings.net.nic)
-        check_oob = (
-            self.check_oob
-            if self.check_oob is not None
-            else read_controller_config(self.ctx.kube).check_oob_ip
+        nic, check_oob = net_options(
+            self.ctx.kube, nic=self.nic, check_oob=self.check_oob, settings=self.ctx.settings.net
         )
         self._configured_at = now
         if self._job is not None and (self._job.nic, self._job.check_oob) == (nic, check_oob):

@@ -18,6 +18,8 @@ from polarstack.publishers.contracts import (
     LastKnown,
     net_conditions,
 )
+from polarstack.publishers.kube.client import Kube
+from polarstack.publishers.kube.readers import read_controller_config, read_net_card_name
 from polarstack.scanners.network import NicStatus, OobStatus, probe_nic, probe_oob
 from polarstack.settings import NetSettings
 from polarstack.timefmt import utc_now, utc_stamp
@@ -57,6 +59,25 @@ class NetProbe:
                 "error": self.sync.error,
             }
         return result
+
+
+def net_options(
+    kube: Kube | None,
+    *,
+    nic: str | None = None,
+    check_oob: bool | None = None,
+    settings: NetSettings = NetSettings(),  # noqa: B008 (frozen)
+) -> tuple[str, bool]:
+    """The NIC and the BMC switch: as given, else from the cluster, else the defaults.
+
+    The NIC comes from ``ccm-config`` (``NET_CARD_NAME``), the switch from
+    ``controller-config`` (``isCheckOObIP``); without a cluster: ``bond1`` and on.
+    """
+    if nic is None:
+        nic = read_net_card_name(kube, settings.nic) if kube is not None else settings.nic
+    if check_oob is None:
+        check_oob = read_controller_config(kube).check_oob_ip if kube is not None else True
+    return nic, check_oob
 
 
 def probe_network(

@@ -137,6 +137,24 @@ def parse_versions_file(document: Any, source: str) -> list[VersionSpec]:
     return specs
 
 
+def load_versions_file(path: str) -> list[VersionSpec]:
+    """Versions from a YAML or JSON file: a list of ``{name, images}``.
+
+    Raises:
+        UsageError: the file cannot be read or is not such a list.
+    """
+    import yaml  # only this function needs it
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = yaml.safe_load(f)  # JSON is YAML too
+    except OSError as exc:
+        raise UsageError(f"cannot read versions file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"versions file {path} is neither YAML nor JSON: {exc}") from exc
+    return parse_versions_file(document, path)
+
+
 def scan_versions(
     versions: Sequence[VersionSpec],
     *,

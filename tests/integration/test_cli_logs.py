@@ -100,7 +100,7 @@ def test_table_summary(cli: CliRunner, tree: Path):
         (["--root", "relative"], 3, "not an absolute path"),
         (["--rules", "orphans"], 2, "unknown rule 'orphans'"),
         (["--days", "-1"], 2, "--days"),
-        (["--live-ids-file", "/nonexistent/ids"], 2, "cannot read --live-ids-file"),
+        (["--live-ids-file", "/nonexistent/ids"], 2, "cannot read live ids file /nonexistent/ids"),
     ],
 )
 def test_errors(cli: CliRunner, tree: Path, args, status: int, message: str):

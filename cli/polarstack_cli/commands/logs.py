@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
@@ -16,7 +15,6 @@ from polarstack import (
     LogsSettings,
     PartialFailureError,
     Publisher,
-    UsageError,
     human_size,
     parse_rules,
     read_live_ids,
@@ -103,12 +101,8 @@ def _progress(
 
 def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> LiveIds:
     if ids_file is not None:
-        try:
-            text = Path(ids_file).read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read --live-ids-file {ids_file}: {exc.strerror}") from exc
-        ids = (*ids, *text.replace(",", "\n").split())
-    if ids or ids_file is not None:
+        return LiveIds.read_file(ids_file, extra=ids)
+    if ids:
         return LiveIds.given(ids)
     if kube is not None:
         return read_live_ids(kube)

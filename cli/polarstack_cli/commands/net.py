@@ -15,8 +15,7 @@ from polarstack import (
     NetProbe,
     NetSettings,
     Publisher,
-    read_controller_config,
-    read_net_card_name,
+    net_options,
     resolve_node_name,
 )
 from polarstack_cli import cluster
@@ -130,10 +129,7 @@ def probe(
     if publish or cluster.wanted(options):
         kube = cluster.connect_cluster(options)
     settings = NetSettings(heartbeat=timedelta(seconds=heartbeat))
-    if nic is None:
-        nic = read_net_card_name(kube, settings.nic) if kube is not None else settings.nic
-    if oob is None:
-        oob = read_controller_config(kube).check_oob_ip if kube is not None else True
+    nic, oob = net_options(kube, nic=nic, check_oob=oob, settings=settings)
     publisher: Publisher | None = None
     if publish:
         from polarstack import KubePublisher

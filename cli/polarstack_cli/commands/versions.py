@@ -13,11 +13,10 @@ from polarstack import (
     Kube,
     LocalPublisher,
     Publisher,
-    UsageError,
     VersionSpec,
     VersionsRun,
+    load_versions_file,
     open_runtime,
-    parse_versions_file,
     resolve_node_name,
     run_versions,
 )
@@ -53,19 +52,6 @@ def _table(env: Environment, run: VersionsRun) -> None:
             "\n".join(version.missing_images),
         )
     env.console.print(table)
-
-
-def _load_file(path: str) -> list[VersionSpec]:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            document = yaml.safe_load(f)  # JSON is YAML too
-    except OSError as exc:
-        raise UsageError(f"cannot read --versions-file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise UsageError(f"--versions-file {path} is neither YAML nor JSON: {exc}") from exc
-    return parse_versions_file(document, path)
 
 
 _AUTO_HELP = ", ".join(where for _kind, where in AUTO_ORDER)
@@ -143,7 +129,7 @@ def scan(
             raise click.UsageError(
                 "--publish publishes the cluster's versions: drop --versions-file and --image"
             )
-        given = _load_file(versions_file) if versions_file is not None else []
+        given = load_versions_file(versions_file) if versions_file is not None else []
         given += [VersionSpec(ref, (ref,), "--image") for ref in image]
     kube: Kube | None = None
     if publish or (given is None and cluster.wanted(options)):
