@@ -124,6 +124,11 @@ class PlannedItem:
         """``file`` or ``dir``."""
         return "dir" if self.entry.is_dir else "file"
 
+    @property
+    def path(self) -> str:
+        """The path below the root, non-UTF-8 bytes escaped (reports add the root)."""
+        return _relative(self.entry.parts)
+
 
 @dataclass(frozen=True, slots=True)
 class SkippedPath:
