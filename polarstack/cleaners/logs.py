@@ -183,6 +183,11 @@ def _matches(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern)
 
 
+def _is_postgresql_log(name: str) -> bool:
+    """``fnmatch(name, "postgresql*.log")``, without the pattern machinery (hot path)."""
+    return name.startswith("postgresql") and name.endswith(".log") and len(name) >= 14
+
+
 @dataclass
 class _Walk:
     """State of one planning walk."""
@@ -212,54 +217,86 @@ class _Walk:
         with os.scandir(dir_fd) as it:
             for dirent in it:
                 self.tick()
-                child = (*parts, dirent.name)
-                try:
-                    info = dirent.stat(follow_symlinks=False)
-                except OSError as exc:
-                    listed.append(SkippedPath(child, f"cannot stat: {exc.strerror}"))
-                    continue
-                mode = info.st_mode
-                if stat.S_ISLNK(mode):
-                    listed.append(SkippedPath(child, "symlink: never followed or deleted"))
-                elif info.st_dev != self.root_dev:
-                    listed.append(SkippedPath(child, "on another filesystem (mount point)"))
-                elif stat.S_ISDIR(mode) or stat.S_ISREG(mode):
-                    is_dir = stat.S_ISDIR(mode)
-                    listed.append(
-                        Entry(
-                            child,
-                            is_dir,
-                            info.st_dev,
-                            info.st_ino,
-                            info.st_mtime_ns,
-                            0 if is_dir else info.st_size,
-                        )
-                    )
-                else:
-                    listed.append(SkippedPath(child, "not a regular file or directory"))
+                listed.append(self.entry_of(dirent, (*parts, dirent.name)))
         return listed
 
     def visit(self, dir_fd: int, parts: tuple[str, ...]) -> None:
-        """Apply the rules below the directory ``dir_fd`` at ``parts``."""
+        """Apply the rules below the directory ``dir_fd`` at ``parts``.
+
+        Most files here concern no rule (only ``postgresql*.log`` files can be deleted one
+        by one), so the kind of each entry comes from the directory listing itself
+        (``d_type``) and only directories and candidate logs are ``stat``-ed: on a tree of
+        200,000 files that is most of the walk's cost saved.
+        """
         if len(parts) >= safety.MAX_DEPTH:
             self.skipped.append(SkippedPath(parts, f"deeper than {safety.MAX_DEPTH} levels"))
             return
-        for entry in self.scan(dir_fd, parts):
-            if isinstance(entry, SkippedPath):
-                self.skipped.append(entry)
-            elif entry.is_dir:
-                self.visit_dir(dir_fd, entry)
-            elif (
-                Rule.EXPIRED_LOG in self.rules
-                and _matches(entry.name, "postgresql*.log")
-                and _is_expired(entry.mtime_ns, self.now_ns, self.days)
-            ):
-                if (entry.dev, entry.ino) in self.open_files:
-                    self.skipped.append(
-                        SkippedPath(entry.parts, "open by a running process", Rule.EXPIRED_LOG)
-                    )
-                else:
-                    self.plan(Rule.EXPIRED_LOG, entry, ())
+        logs_rule = Rule.EXPIRED_LOG in self.rules
+        directories: list[Entry] = []
+        with os.scandir(dir_fd) as it:
+            for dirent in it:
+                self.tick()
+                name = dirent.name
+                try:
+                    if dirent.is_symlink():
+                        reason = "symlink: never followed or deleted"
+                    elif dirent.is_dir(follow_symlinks=False):
+                        entry = self.entry_of(dirent, (*parts, name))
+                        if isinstance(entry, Entry):
+                            directories.append(entry)
+                        else:
+                            self.skipped.append(entry)
+                        continue
+                    elif not dirent.is_file(follow_symlinks=False):
+                        reason = "not a regular file or directory"
+                    elif logs_rule and _is_postgresql_log(name):
+                        self.consider_log(dirent, parts)
+                        continue
+                    else:
+                        continue  # a file no rule deletes one by one: not even stat-ed
+                except OSError as exc:
+                    reason = f"cannot stat: {exc.strerror}"
+                self.skipped.append(SkippedPath((*parts, name), reason))
+        for entry in directories:
+            self.visit_dir(dir_fd, entry)
+
+    def entry_of(self, dirent: os.DirEntry[str], parts: tuple[str, ...]) -> Entry | SkippedPath:
+        """``stat`` one listed entry: an Entry, or why it is left alone."""
+        try:
+            info = dirent.stat(follow_symlinks=False)
+        except OSError as exc:
+            return SkippedPath(parts, f"cannot stat: {exc.strerror}")
+        mode = info.st_mode
+        if stat.S_ISLNK(mode):  # replaced by a symlink since it was listed
+            return SkippedPath(parts, "symlink: never followed or deleted")
+        if info.st_dev != self.root_dev:
+            return SkippedPath(parts, "on another filesystem (mount point)")
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return SkippedPath(parts, "not a regular file or directory")
+        is_dir = stat.S_ISDIR(mode)
+        size = 0 if is_dir else info.st_size
+        return Entry(parts, is_dir, info.st_dev, info.st_ino, info.st_mtime_ns, size)
+
+    def consider_log(self, dirent: os.DirEntry[str], parent: tuple[str, ...]) -> None:
+        """Plan a ``postgresql*.log`` file when it is expired and no process holds it."""
+        try:
+            mtime_ns = dirent.stat(follow_symlinks=False).st_mtime_ns  # cached for entry_of
+        except OSError as exc:
+            self.skipped.append(SkippedPath((*parent, dirent.name), f"cannot stat: {exc.strerror}"))
+            return
+        if not _is_expired(mtime_ns, self.now_ns, self.days):
+            return  # a fresh log: nothing more to look at
+        entry = self.entry_of(dirent, (*parent, dirent.name))
+        if isinstance(entry, SkippedPath):
+            self.skipped.append(entry)
+        elif entry.is_dir:
+            return
+        elif (entry.dev, entry.ino) in self.open_files:
+            self.skipped.append(
+                SkippedPath(entry.parts, "open by a running process", Rule.EXPIRED_LOG)
+            )
+        else:
+            self.plan(Rule.EXPIRED_LOG, entry, ())
 
     def visit_dir(self, parent_fd: int, entry: Entry) -> None:
         try:

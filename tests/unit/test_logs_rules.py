@@ -6,6 +6,8 @@ import os
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from polarstack.cleaners.logs import LiveIds, Rule, parse_rules, plan_clean
 from polarstack.errors import UsageError
@@ -170,3 +172,12 @@ def test_parse_rules(text: str, rules: list[Rule]):
 def test_parse_rules_names_the_bad_one():
     with pytest.raises(UsageError, match="'orphans'"):
         parse_rules("expired-log,orphans")
+
+
+@given(st.text(alphabet="postgreql.ogx-_1", max_size=20))
+def test_the_fast_log_name_check_is_the_pattern(name: str) -> None:
+    import fnmatch
+
+    from polarstack.cleaners.logs import _is_postgresql_log
+
+    assert _is_postgresql_log(name) == fnmatch.fnmatchcase(name, "postgresql*.log")
