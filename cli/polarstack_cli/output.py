@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterator
+from typing import IO, Any, Protocol, TypeVar
 
 from polarstack_cli.environment import Environment
 
@@ -36,20 +37,69 @@ def emit(
     """Write ``result`` to stdout in ``fmt``; ``table`` renders the human form.
 
     The JSON form is built only for json and yaml: a log clean may hold 100,000 actions,
-    and a table needs only their counts. ``compact`` writes JSON on one line (``--loop``:
-    one object per run, a stream of JSON lines).
+    and a table needs only their counts. For JSON, a result whose ``to_dict`` takes
+    ``lazy`` hands its long lists over as iterators, written as they come. ``compact``
+    writes JSON on one line (``--loop``: one object per run, a stream of JSON lines).
     """
     if fmt == "table":
         table(env, result)
         return
-    data = result.to_dict()
     if fmt == "json":
-        json.dump(data, env.stdout, indent=None if compact else 2, ensure_ascii=False)
+        if "lazy" in inspect.signature(result.to_dict).parameters:
+            data = result.to_dict(lazy=True)  # type: ignore[call-arg]
+        else:
+            data = result.to_dict()
+        write_json(env.stdout, data, indent=None if compact else 2)
         env.stdout.write("\n")
         env.stdout.flush()
-    else:
-        import yaml
+        return
+    import yaml
 
-        yaml.safe_dump(
-            data, env.stdout, sort_keys=False, allow_unicode=True, explicit_start=compact
-        )
+    yaml.safe_dump(
+        result.to_dict(), env.stdout, sort_keys=False, allow_unicode=True, explicit_start=compact
+    )
+
+
+def write_json(out: IO[str], value: Any, *, indent: int | None = 2, level: int = 0) -> None:
+    """Write ``value`` as ``json.dump(..., ensure_ascii=False)`` would, iterators as arrays.
+
+    Example:
+        >>> import io
+        >>> buffer = io.StringIO()
+        >>> write_json(buffer, {"a": iter([1, {"b": None}]), "c": []}, indent=None)
+        >>> buffer.getvalue()
+        '{"a": [1, {"b": null}], "c": []}'
+    """
+    if isinstance(value, dict):
+        items: Iterator[tuple[str, Any]] = iter(value.items())
+        _write_container(out, "{", "}", items, indent, level, keyed=True)
+    elif isinstance(value, (list, tuple, Iterator)):
+        _write_container(out, "[", "]", ((None, v) for v in value), indent, level, keyed=False)
+    else:
+        out.write(json.dumps(value, ensure_ascii=False))
+
+
+def _write_container(
+    out: IO[str],
+    opening: str,
+    closing: str,
+    items: Iterator[tuple[Any, Any]],
+    indent: int | None,
+    level: int,
+    *,
+    keyed: bool,
+) -> None:
+    # json.dump's layout: "[]" when empty; one item per line with indent; ", " without.
+    pad = "" if indent is None else "\n" + " " * (indent * (level + 1))
+    separator = ", " if indent is None else ","
+    count = 0
+    for key, item in items:
+        out.write((opening if count == 0 else separator) + pad)
+        if keyed:
+            out.write(json.dumps(key, ensure_ascii=False) + ": ")
+        write_json(out, item, indent=indent, level=level + 1)
+        count += 1
+    if count == 0:
+        out.write(opening + closing)
+    else:
+        out.write(("" if indent is None else "\n" + " " * (indent * level)) + closing)

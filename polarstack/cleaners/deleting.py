@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,11 +49,11 @@ class CleanReport:
         """Items that could not be deleted."""
         return sum(1 for o in self.outcomes if o.status == "failed")
 
-    def actions(self) -> list[dict[str, Any]]:
-        """Every outcome, then every path the planner left, in the JSON form."""
+    def iter_actions(self) -> Iterator[dict[str, Any]]:
+        """Every outcome, then every path the planner left, in the JSON form, one by one."""
         plan = self.plan
-        actions = [
-            action_dict(
+        for o in self.outcomes:
+            yield action_dict(
                 plan,
                 o.item.entry.parts,
                 rule=o.item.rule,
@@ -62,15 +62,14 @@ class CleanReport:
                 status=o.status,
                 error=o.error,
             )
-            for o in self.outcomes
-        ]
-        actions += [
-            action_dict(
+        for s in plan.skipped:
+            yield action_dict(
                 plan, s.parts, rule=s.rule, kind="-", size=0, status="skipped", error=s.reason
             )
-            for s in plan.skipped
-        ]
-        return actions
+
+    def actions(self) -> list[dict[str, Any]]:
+        """Every outcome, then every path the planner left, in the JSON form."""
+        return list(self.iter_actions())
 
     def totals(self) -> dict[str, int]:
         """Counts over the run; in a dry run, what a real run would delete and free."""
@@ -89,8 +88,12 @@ class CleanReport:
             "failed": self.failed,
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON object ``polarstack logs clean --output json`` prints."""
+    def to_dict(self, *, lazy: bool = False) -> dict[str, Any]:
+        """Return the JSON object ``polarstack logs clean --output json`` prints.
+
+        With ``lazy``, ``actions`` is an iterator, for a writer that streams it: a clean of
+        a large tree holds 100,000 actions, and their dicts need not all be in memory.
+        """
         plan = self.plan
         return {
             "root": plan.root,
@@ -102,7 +105,7 @@ class CleanReport:
                 {"rule": s.rule.value, "reason": s.reason} for s in plan.skipped_rules
             ],
             "notes": list(plan.notes),
-            "actions": self.actions(),
+            "actions": self.iter_actions() if lazy else self.actions(),
             "totals": self.totals(),
             "planned_at": plan.planned_at.isoformat().replace("+00:00", "Z"),
         }

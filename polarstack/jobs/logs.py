@@ -41,9 +41,9 @@ class LogsRun:
     notes: tuple[str, ...] = ()
     """What went wrong beside the cleaning: an Event that could not be recorded."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """The report's JSON object."""
-        return self.report.to_dict()
+    def to_dict(self, *, lazy: bool = False) -> dict[str, Any]:
+        """The report's JSON object (see :meth:`CleanReport.to_dict`)."""
+        return self.report.to_dict(lazy=lazy)
 
 
 def run_logs(
