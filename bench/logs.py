@@ -1,12 +1,13 @@
 """Log cleaning: polarstack vs ``find -delete`` vs the previous daemon's ``find -exec rm``.
 
-Run:  python bench/logs.py [--instances 200] [--files 1000] [--workdir /var/tmp]
+Run:  python bench/logs.py [--instances 200] [--files 1000] [--repeat 3] [--workdir /var/tmp]
 
 Each method gets its own freshly generated, identical tree (same seed): by default 200
 instance folders x 1,000 files (expired and fresh postgresql logs, other files, rm_data_*
 dirs), 10% of the instances orphaned. The previous daemon's procedure forks one ``rm`` per
 file, so it runs on a 20,000-file tree and its per-file cost is reported and scaled.
-Wall time and peak RSS come from ``os.wait4`` on each child process.
+Wall time and peak RSS come from ``os.wait4`` on each child process. The methods run
+``--repeat`` times, interleaved, and the medians are compared.
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 DAY = 86400
+DRY = "polarstack --dry-run"
+TABLE = "polarstack logs clean -o table"
+JSON = "polarstack logs clean -o json"
+FIND = "find -delete (+ rm -rf)"
 DAYS = 3
 
 
@@ -79,6 +86,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=200)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--workdir", default="/var/tmp")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of each method")
     args = parser.parse_args()
     polarstack = shutil.which("polarstack")
     if polarstack is None:
@@ -96,50 +104,44 @@ def main() -> None:
             ids.write_text("\n".join(live))
             return root, ids, count
 
-        root, ids, total = fresh("dry", args.instances)
-        seconds, rss = timed(
-            [
-                polarstack,
-                "logs",
-                "clean",
-                "--root",
-                str(root),
-                "--live-ids-file",
-                str(ids),
-                "--dry-run",
-                "-o",
-                "table",
-            ]
-        )
-        results["polarstack --dry-run"] = (seconds, rss, total - remaining(root))
+        def polarstack_run(name: str, *extra: str) -> tuple[float, float, int]:
+            root, ids, total = fresh(name, args.instances)
+            command = [polarstack, "logs", "clean", "--root", str(root),
+                       "--live-ids-file", str(ids), *extra]  # fmt: skip
+            seconds, rss = timed(command)
+            return seconds, rss, total - remaining(root)
 
-        for fmt in ("table", "json"):
-            root, ids, _ = fresh(f"polarstack-{fmt}", args.instances)
-            seconds, rss = timed(
-                [
-                    polarstack,
-                    "logs",
-                    "clean",
-                    "--root",
-                    str(root),
-                    "--live-ids-file",
-                    str(ids),
-                    "-o",
-                    fmt,
-                ]
+        def find_run(name: str) -> tuple[float, float, int]:
+            root, ids, total = fresh(name, args.instances)
+            live = set(ids.read_text().split())
+            orphans = [str(p) for p in root.iterdir() if p.name not in live]
+            script = (
+                f"find {root} -type f -name 'postgresql*.log' -mmin {mmin} -delete && "
+                f"find {root} -depth -type d -name 'rm_data_*' -mmin {mmin} -exec rm -rf {{}} + && "
+                f"rm -rf {' '.join(orphans)}"
             )
-            results[f"polarstack logs clean -o {fmt}"] = (seconds, rss, total - remaining(root))
+            seconds, rss = timed(["sh", "-c", script])
+            return seconds, rss, total - remaining(root)
 
-        root, ids, _ = fresh("find", args.instances)
-        live = set(ids.read_text().split())
-        orphans = [str(p) for p in root.iterdir() if p.name not in live]
-        script = (
-            f"find {root} -type f -name 'postgresql*.log' -mmin {mmin} -delete && "
-            f"find {root} -depth -type d -name 'rm_data_*' -mmin {mmin} -exec rm -rf {{}} + && "
-            f"rm -rf {' '.join(orphans)}"
-        )
-        seconds, rss = timed(["sh", "-c", script])
-        results["find -delete (+ rm -rf)"] = (seconds, rss, total - remaining(root))
+        total = args.instances * args.files
+        runs: dict[str, list[tuple[float, float, int]]] = {}
+        # Interleaved, so the disk's and page cache's moods fall on every method alike.
+        for n in range(args.repeat):
+            plan: list[tuple[str, Callable[[], tuple[float, float, int]]]] = [
+                (DRY, lambda n=n: polarstack_run(f"dry{n}", "--dry-run", "-o", "table")),
+                (TABLE, lambda n=n: polarstack_run(f"table{n}", "-o", "table")),
+                (FIND, lambda n=n: find_run(f"find{n}")),
+                (JSON, lambda n=n: polarstack_run(f"json{n}", "-o", "json")),
+            ]
+            for name, run in plan:
+                runs.setdefault(name, []).append(run())
+        for name, measured in runs.items():
+            results[name] = (
+                statistics.median(m[0] for m in measured),
+                max(m[1] for m in measured),
+                measured[0][2],
+            )
+        ratios = [t[0] / f[0] for t, f in zip(runs[TABLE], runs[FIND], strict=True)]
 
         small = max(1, args.instances // 10)
         root, _, small_total = fresh("previous", small)
@@ -151,13 +153,14 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    ours = results["polarstack logs clean -o table"]
-    find = results["find -delete (+ rm -rf)"]
+    ours = results[TABLE]
+    find = results[FIND]
     previous_key = next(k for k in results if k.startswith("previous"))
     previous = results[previous_key]
     per_file = previous[0] / max(previous[2], 1)
     print(f"tree: {args.instances} instances x {args.files} files = {total} files; N = {DAYS}")
-    print(f"  {'method':<44}{'wall':>10}{'peak RSS':>12}{'deleted':>10}{'x find':>9}")
+    header = f"  {'method (median wall, max RSS)':<44}{'wall':>10}{'peak RSS':>12}"
+    print(f"{header}{'deleted':>10}{'x find':>9}")
     for name, (seconds, rss, deleted) in results.items():
         print(f"  {name:<44}{seconds:>9.2f}s{rss:>9.1f}MiB{deleted:>10}{seconds / find[0]:>9.2f}")
     scaled = per_file * ours[2]
@@ -166,10 +169,12 @@ def main() -> None:
         f"{ours[2]} files polarstack deleted that is ~{scaled:.0f}s, "
         f"{scaled / ours[0]:.0f}x polarstack (goal >= 20x)"
     )
+    print("  per run, polarstack (table) / find: " + ", ".join(f"{r:.2f}x" for r in ratios))
     print(
-        f"  polarstack vs find -delete: {ours[0] / find[0]:.2f}x (goal <= 1.5x); "
+        f"  polarstack vs find -delete, medians of {args.repeat}: {ours[0] / find[0]:.2f}x "
+        "(goal <= 1.5x); "
         f"peak RSS {ours[1]:.1f} MiB (goal <= 80); "
-        f"dry run {results['polarstack --dry-run'][0]:.2f}s (goal < 5s)"
+        f"dry run {results[DRY][0]:.2f}s (goal < 5s)"
     )
 
 

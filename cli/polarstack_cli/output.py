@@ -70,13 +70,16 @@ def write_json(out: IO[str], value: Any, *, indent: int | None = 2, level: int =
         >>> buffer.getvalue()
         '{"a": [1, {"b": null}], "c": []}'
     """
-    if isinstance(value, dict):
-        items: Iterator[tuple[str, Any]] = iter(value.items())
-        _write_container(out, "{", "}", items, indent, level, keyed=True)
-    elif isinstance(value, (list, tuple, Iterator)):
+    if isinstance(value, Iterator):
         _write_container(out, "[", "]", ((None, v) for v in value), indent, level, keyed=False)
+    elif isinstance(value, dict) and any(isinstance(v, Iterator) for v in value.values()):
+        _write_container(out, "{", "}", iter(value.items()), indent, level, keyed=True)
     else:
-        out.write(json.dumps(value, ensure_ascii=False))
+        # Nothing lazy inside: json's own encoder, shifted to this depth.
+        text = json.dumps(value, indent=indent, ensure_ascii=False)
+        if indent and level:
+            text = text.replace("\n", "\n" + " " * (indent * level))
+        out.write(text)
 
 
 def _write_container(

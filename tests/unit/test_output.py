@@ -36,3 +36,13 @@ def test_iterators_become_arrays_without_being_listed_first() -> None:
     out = io.StringIO()
     write_json(out, {"actions": actions(), "empty": iter(())}, indent=None)
     assert json.loads(out.getvalue()) == {"actions": [{"n": 0}, {"n": 1}, {"n": 2}], "empty": []}
+
+
+@given(st.lists(VALUES, max_size=5), VALUES, st.sampled_from([None, 2]))
+def test_streamed_lists_lay_out_as_json_dumps(
+    items: list, other: object, indent: int | None
+) -> None:
+    out = io.StringIO()
+    write_json(out, {"actions": iter(items), "other": other}, indent=indent)
+    expected = json.dumps({"actions": items, "other": other}, indent=indent, ensure_ascii=False)
+    assert out.getvalue() == expected
