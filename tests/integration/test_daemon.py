@@ -362,3 +362,23 @@ def test_the_role_is_no_wider_than_the_code(
     ):
         with pytest.raises(ClusterError, match=r"\(403 Forbidden\)"):
             call()
+
+
+def test_no_runtime_makes_versions_unready_and_the_rest_goes_on(
+    kube: Kube, tmp_path: Path, platform: FakeKube
+) -> None:
+    agent = make_daemon(kube, tmp_path, ("versions", "ports", "net"),
+                        endpoint=str(tmp_path / "no-such.sock"))  # fmt: skip
+    agent.start()
+    try:
+        wait_for(lambda: agent.loops["versions"].health.failures >= 1, what="versions fails")
+        wait_for(lambda: agent.loops["ports"].health.last_success is not None, what="ports runs")
+        wait_for(lambda: agent.loops["net"].health.last_success is not None, what="net runs")
+        ready, body = agent.readiness()
+        assert not ready
+        failing = {f["job"]: f["last_error"] for f in body["failing_jobs"]}
+        assert list(failing) == ["versions"]
+        assert "runtime socket not found" in failing["versions"]
+        assert agent.liveness()[0]
+    finally:
+        assert agent.stop(grace=4)
