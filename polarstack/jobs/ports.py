@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from polarstack.jobs import ConfigMapRun
 from polarstack.portranges import PortRange
-from polarstack.publishers.base import ConfigMapDoc, Outcome, Publisher
+from polarstack.publishers.base import Publisher
 from polarstack.publishers.contracts import ports_config_map
 from polarstack.publishers.kube.client import Kube
 from polarstack.publishers.kube.readers import (
@@ -20,29 +21,19 @@ from polarstack.settings import Settings
 
 
 @dataclass(frozen=True)
-class PortsRun:
-    """What one run of the ports job found and did."""
+class PortsRun(ConfigMapRun[PortScan]):
+    """What one run of the ports job found and did.
 
-    scan: PortScan
-    ranges_source: str
-    """``argument`` (given), ``cluster`` (annotations) or ``default`` (1-65535)."""
-    published: ConfigMapDoc | None = None
-    """The ConfigMap as published (or found unchanged); None when not published."""
-    outcome: Outcome | None = None
-    notes: tuple[str, ...] = ()
-    """Why something was skipped: unparsable annotations, the switch being off."""
+    ``source`` (``ranges_source`` in JSON): ``argument`` (given), ``cluster`` (the
+    annotations) or ``default`` (1-65535).
+    """
 
-    def to_dict(self) -> dict[str, Any]:
-        """The scan's JSON object, plus what was published."""
-        result = self.scan.to_dict()
-        result["ranges_source"] = self.ranges_source
-        result["notes"] = list(self.notes)
-        if self.published is not None and self.outcome is not None:
-            result["published"] = {
-                "config_map": self.published.name,
-                "outcome": self.outcome.value,
-            }
-        return result
+    source_key: ClassVar[str] = "ranges_source"
+
+    @property
+    def ranges_source(self) -> str:
+        """Where the ranges came from."""
+        return self.source
 
 
 def run_ports(

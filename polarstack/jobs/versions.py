@@ -6,9 +6,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from polarstack.publishers.base import ConfigMapDoc, Outcome, Publisher
+from polarstack.jobs import ConfigMapRun
+from polarstack.publishers.base import Publisher
 from polarstack.publishers.contracts import versions_config_map
 from polarstack.publishers.kube.client import Kube
 from polarstack.publishers.kube.readers import list_config_maps
@@ -25,27 +25,12 @@ from polarstack.timefmt import utc_now
 
 
 @dataclass(frozen=True)
-class VersionsRun:
-    """What one run of the versions job found and did."""
+class VersionsRun(ConfigMapRun[VersionScan]):
+    """What one run of the versions job found and did.
 
-    scan: VersionScan
-    source: str
-    """``cluster`` (version ConfigMaps), ``file`` (--versions-file) or ``image`` (--image)."""
-    published: ConfigMapDoc | None = None
-    outcome: Outcome | None = None
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The scan's JSON object, plus where the versions came from and what was published."""
-        result = self.scan.to_dict()
-        result["source"] = self.source
-        result["notes"] = list(self.notes)
-        if self.published is not None and self.outcome is not None:
-            result["published"] = {
-                "config_map": self.published.name,
-                "outcome": self.outcome.value,
-            }
-        return result
+    ``source``: ``cluster`` (version ConfigMaps), ``file`` (--versions-file) or ``image``
+    (--image).
+    """
 
 
 def read_cluster_versions(

@@ -10,11 +10,9 @@ import click
 from polarstack import (
     JobSchedule,
     Kube,
-    LocalPublisher,
     NetJob,
     NetProbe,
     NetSettings,
-    Publisher,
     net_options,
     resolve_node_name,
 )
@@ -24,6 +22,7 @@ from polarstack_cli.looping import loop_options, run_repeatedly
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
 from polarstack_cli.params import DURATION
+from polarstack_cli.publishing import check_publish_options, choose_publisher, publish_options
 
 
 @click.group()
@@ -74,15 +73,9 @@ def _report(env: Environment, probe: NetProbe) -> None:
     help="Report the BMC IP (ipmitool lan print 1) [default: controller-config isCheckOObIP, "
     "else on].",
 )
-@click.option(
-    "--publish",
-    is_flag=True,
-    help="Write the conditions to this node's status in the cluster, on change and heartbeat.",
-)
-@click.option(
-    "--publish-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write them as JSON into this directory instead (no cluster needed).",
+@publish_options(
+    "Write the conditions to this node's status in the cluster, on change and heartbeat.",
+    "them",
 )
 @loop_options("3s")
 @click.option(
@@ -122,22 +115,14 @@ def probe(
       polarstack net probe --publish --loop --interval 3s
     """
     env = options.env
-    if publish and publish_dir is not None:
-        raise click.UsageError("give --publish or --publish-dir, not both")
+    check_publish_options(publish, publish_dir)
     node = resolve_node_name(options.node_name, environ=env.environ)
     kube: Kube | None = None
     if publish or cluster.wanted(options):
         kube = cluster.connect_cluster(options)
     settings = NetSettings(heartbeat=timedelta(seconds=heartbeat))
     nic, oob = net_options(kube, nic=nic, check_oob=oob, settings=settings)
-    publisher: Publisher | None = None
-    if publish:
-        from polarstack import KubePublisher
-
-        assert kube is not None
-        publisher = KubePublisher(kube)
-    elif publish_dir is not None:
-        publisher = LocalPublisher(directory=publish_dir)
+    publisher = choose_publisher(publish, publish_dir, kube)
     job = NetJob(node=node, nic=nic, check_oob=oob, publisher=publisher, settings=settings)
     if not loop:
         result = job.run()

@@ -10,9 +10,7 @@ import click
 from polarstack import (
     JobSchedule,
     Kube,
-    LocalPublisher,
     PortsRun,
-    Publisher,
     resolve_node_name,
     run_ports,
 )
@@ -22,6 +20,12 @@ from polarstack_cli.looping import loop_options, run_repeatedly
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
 from polarstack_cli.params import PORT_RANGES
+from polarstack_cli.publishing import (
+    check_publish_options,
+    choose_publisher,
+    publish_options,
+    report_published,
+)
 
 PORTS_TIMEOUT = JobSchedule().ports_timeout
 
@@ -82,16 +86,10 @@ def _table(env: Environment, run: PortsRun) -> None:
     show_default=True,
     help="How to read the kernel's socket table.",
 )
-@click.option(
-    "--publish",
-    is_flag=True,
-    help="Write ConfigMap cloud-provider-port-usage-<node> in the cluster (only when the "
-    "set of ports changed), unless controller-config has enablePrintPort off.",
-)
-@click.option(
-    "--publish-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write that ConfigMap as JSON into this directory instead (no cluster needed).",
+@publish_options(
+    "Write ConfigMap cloud-provider-port-usage-<node> in the cluster (only when the set of "
+    "ports changed), unless controller-config has enablePrintPort off.",
+    "that ConfigMap",
 )
 @loop_options("60s")
 @global_options
@@ -124,21 +122,13 @@ def scan(
       polarstack ports scan --publish --kubeconfig ~/.kube/config
     """
     env = options.env
-    if publish and publish_dir is not None:
-        raise click.UsageError("give --publish or --publish-dir, not both")
+    check_publish_options(publish, publish_dir)
     node = resolve_node_name(options.node_name, environ=env.environ)
     requested = [r for spec in range for r in spec]
     kube: Kube | None = None
     if publish or cluster.wanted(options):
         kube = cluster.connect_cluster(options)
-    publisher: Publisher | None = None
-    if publish:
-        from polarstack import KubePublisher
-
-        assert kube is not None
-        publisher = KubePublisher(kube)
-    elif publish_dir is not None:
-        publisher = LocalPublisher(directory=publish_dir)
+    publisher = choose_publisher(publish, publish_dir, kube)
 
     def step() -> PortsRun:
         run = run_ports(
@@ -152,13 +142,8 @@ def scan(
         )
         for warning in (*run.notes, *run.scan.warnings):
             env.warn(warning)
-        if run.published is not None and run.outcome is not None:
-            where = publish_dir if publish_dir is not None else "the cluster"
-            print(
-                f"ConfigMap {run.published.name} in {where}: {run.outcome.value} "
-                f"({len(run.published.data)} port(s))",
-                file=env.stderr,
-            )
+        count = f" ({len(run.published.data)} port(s))" if run.published else ""
+        report_published(env, run.published, run.outcome, publish_dir, count)
         emit(env, options.output or default_format(env), run, _table, compact=loop)
         return run
 

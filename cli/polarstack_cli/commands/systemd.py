@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -15,6 +17,8 @@ from polarstack import (
     uninstall_units,
 )
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -28,15 +32,27 @@ def _binary() -> str:
     return str(Path(found).resolve()) if found else str(Path(sys.argv[0]).resolve())
 
 
+def _common(func: F) -> F:
+    """``--dry-run`` and ``--unit-dir``, on install and uninstall alike."""
+    func = click.option(
+        "--unit-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=str(SYSTEMD_UNIT_DIR),
+        show_default=True,
+        help="Where the unit files are.",
+    )(func)
+    return click.option(
+        "--dry-run", is_flag=True, help="Print what would be done; change nothing."
+    )(func)
+
+
+def _print_steps(options: GlobalOptions, steps: list[Any], dry_run: bool) -> None:
+    for step in steps:
+        print(("would " if dry_run else "") + str(step), file=options.env.stdout)
+
+
 @systemd.command()
-@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
-@click.option(
-    "--unit-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=str(SYSTEMD_UNIT_DIR),
-    show_default=True,
-    help="Where the unit files go.",
-)
+@_common
 @click.option(
     "--binary",
     help="The polarstack command the units run (default: the one on PATH).",
@@ -63,19 +79,11 @@ def install(
     steps = install_units(
         binary=binary or _binary(), unit_dir=unit_dir, env_file=env_file, dry_run=dry_run
     )
-    for step in steps:
-        print(("would " if dry_run else "") + str(step), file=options.env.stdout)
+    _print_steps(options, steps, dry_run)
 
 
 @systemd.command()
-@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
-@click.option(
-    "--unit-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=str(SYSTEMD_UNIT_DIR),
-    show_default=True,
-    help="Where the unit files are.",
-)
+@_common
 @global_options
 @pass_options
 def uninstall(options: GlobalOptions, dry_run: bool, unit_dir: Path) -> None:
@@ -83,5 +91,4 @@ def uninstall(options: GlobalOptions, dry_run: bool, unit_dir: Path) -> None:
 
     The environment file and the kubeconfig in /etc/polarstack are left in place.
     """
-    for step in uninstall_units(unit_dir=unit_dir, dry_run=dry_run):
-        print(("would " if dry_run else "") + str(step), file=options.env.stdout)
+    _print_steps(options, uninstall_units(unit_dir=unit_dir, dry_run=dry_run), dry_run)

@@ -11,8 +11,6 @@ from polarstack import (
     RUNTIMES,
     JobSchedule,
     Kube,
-    LocalPublisher,
-    Publisher,
     VersionSpec,
     VersionsRun,
     load_versions_file,
@@ -25,6 +23,12 @@ from polarstack_cli.environment import Environment
 from polarstack_cli.looping import loop_options, run_repeatedly
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
+from polarstack_cli.publishing import (
+    check_publish_options,
+    choose_publisher,
+    publish_options,
+    report_published,
+)
 
 
 @click.group()
@@ -82,16 +86,10 @@ _AUTO_HELP = ", ".join(where for _kind, where in AUTO_ORDER)
     metavar="REF",
     help="An image reference to check on its own (repeatable).",
 )
-@click.option(
-    "--publish",
-    is_flag=True,
-    help="Write ConfigMap polarstack-daemon-version-availability-<node> in the cluster "
-    "(when the available versions changed, or hourly to refresh checkTime).",
-)
-@click.option(
-    "--publish-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write that ConfigMap as JSON into this directory instead (no cluster needed).",
+@publish_options(
+    "Write ConfigMap polarstack-daemon-version-availability-<node> in the cluster (when the "
+    "available versions changed, or hourly to refresh checkTime).",
+    "that ConfigMap",
 )
 @loop_options("10m")
 @global_options
@@ -121,8 +119,7 @@ def scan(
       polarstack versions scan --publish --kubeconfig ~/.kube/config
     """
     env = options.env
-    if publish and publish_dir is not None:
-        raise click.UsageError("give --publish or --publish-dir, not both")
+    check_publish_options(publish, publish_dir)
     given: list[VersionSpec] | None = None
     if versions_file is not None or image:
         if publish:
@@ -139,14 +136,7 @@ def scan(
             "no versions to check: give --versions-file or --image, or a cluster "
             "(--kubeconfig, --context, or run in a pod)"
         )
-    publisher: Publisher | None = None
-    if publish:
-        from polarstack import KubePublisher
-
-        assert kube is not None
-        publisher = KubePublisher(kube)
-    elif publish_dir is not None:
-        publisher = LocalPublisher(directory=publish_dir)
+    publisher = choose_publisher(publish, publish_dir, kube)
     node = resolve_node_name(options.node_name, environ=env.environ)
     lister = open_runtime(runtime, runtime_endpoint)
 
@@ -161,11 +151,7 @@ def scan(
         )
         for warning in (*run.notes, *run.scan.warnings):
             env.warn(warning)
-        if run.published is not None and run.outcome is not None:
-            where = publish_dir if publish_dir is not None else "the cluster"
-            print(
-                f"ConfigMap {run.published.name} in {where}: {run.outcome.value}", file=env.stderr
-            )
+        report_published(env, run.published, run.outcome, publish_dir)
         emit(env, options.output or default_format(env), run, _table, compact=loop)
         return run
 
