@@ -67,7 +67,12 @@ def generate(root: Path, instances: int, files: int, *, seed: int = 7) -> tuple[
 
 
 def timed(command: list[str], **kwargs: object) -> tuple[float, float]:
-    """Run ``command``; return (seconds, peak RSS in MiB)."""
+    """Run ``command``; return (seconds, peak RSS in MiB).
+
+    Dirty pages left by the tree's creation or an earlier method's deletions are written out
+    first (``sync``), so no method pays for another's writeback.
+    """
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
     _pid, status, usage = os.wait4(proc.pid, 0)
@@ -133,7 +138,8 @@ def main() -> None:
                 (FIND, lambda n=n: find_run(f"find{n}")),
                 (JSON, lambda n=n: polarstack_run(f"json{n}", "-o", "json")),
             ]
-            for name, run in plan:
+            # Each round starts with another method, so none always follows the same one.
+            for name, run in plan[n % len(plan) :] + plan[: n % len(plan)]:
                 runs.setdefault(name, []).append(run())
         for name, measured in runs.items():
             results[name] = (
