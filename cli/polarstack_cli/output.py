@@ -70,16 +70,35 @@ def write_json(out: IO[str], value: Any, *, indent: int | None = 2, level: int =
         >>> buffer.getvalue()
         '{"a": [1, {"b": null}], "c": []}'
     """
-    if isinstance(value, Iterator):
+    if isinstance(value, _SCALARS):
+        out.write(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, dict):
+        if any(not isinstance(v, _SCALARS) and isinstance(v, Iterator) for v in value.values()):
+            _write_container(out, "{", "}", iter(value.items()), indent, level, keyed=True)
+        elif indent and value and all(isinstance(v, _SCALARS) for v in value.values()):
+            # A flat object (the report's actions): json's C encoder, which does no indent,
+            # with the indented layout spelt out in its separators. A string holds no raw
+            # newline, so the separator only ever falls between members.
+            inner = "\n" + " " * (indent * (level + 1))
+            text = json.dumps(value, ensure_ascii=False, separators=("," + inner, ": "))
+            out.write("{" + inner + text[1:-1] + "\n" + " " * (indent * level) + "}")
+        else:
+            _write_plain(out, value, indent, level)
+    elif isinstance(value, Iterator):
         _write_container(out, "[", "]", ((None, v) for v in value), indent, level, keyed=False)
-    elif isinstance(value, dict) and any(isinstance(v, Iterator) for v in value.values()):
-        _write_container(out, "{", "}", iter(value.items()), indent, level, keyed=True)
     else:
-        # Nothing lazy inside: json's own encoder, shifted to this depth.
-        text = json.dumps(value, indent=indent, ensure_ascii=False)
-        if indent and level:
-            text = text.replace("\n", "\n" + " " * (indent * level))
-        out.write(text)
+        _write_plain(out, value, indent, level)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _write_plain(out: IO[str], value: Any, indent: int | None, level: int) -> None:
+    """Nothing lazy inside: json's own encoder, shifted to this depth."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    if indent and level:
+        text = text.replace("\n", "\n" + " " * (indent * level))
+    out.write(text)
 
 
 def _write_container(
