@@ -28,6 +28,17 @@ LIVENESS_INTERVALS = 3
 """A loop is alive while it started a run within this many intervals of when it was due."""
 
 
+def capped_doubling(first: float, cap: float, failures: int) -> float:
+    """``first`` after one failure, doubled for each more, never above ``cap``.
+
+    Example:
+        >>> [capped_doubling(5, 30, n) for n in range(1, 6)]
+        [5.0, 10.0, 20.0, 30.0, 30.0]
+    """
+    # The exponent stops growing long before the product would overflow.
+    return float(min(first * 2 ** min(failures - 1, 30), cap))
+
+
 def backoff_delay(interval: float, failures: int) -> float:
     """The wait before the next run after ``failures`` failures in a row (0: the interval).
 
@@ -39,9 +50,7 @@ def backoff_delay(interval: float, failures: int) -> float:
     """
     if failures <= 0:
         return interval
-    first = min(interval, FIRST_RETRY)
-    cap = max(interval, MIN_BACKOFF_CAP)
-    return float(min(first * 2 ** min(failures - 1, 30), cap))
+    return capped_doubling(min(interval, FIRST_RETRY), max(interval, MIN_BACKOFF_CAP), failures)
 
 
 @dataclass

@@ -72,18 +72,6 @@ class NetSettings:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Every group of defaults."""
-
-    cluster: ClusterSettings = field(default_factory=ClusterSettings)
-    ports: PortsSettings = field(default_factory=PortsSettings)
-    versions: VersionsSettings = field(default_factory=VersionsSettings)
-    logs: LogsSettings = field(default_factory=LogsSettings)
-    net: NetSettings = field(default_factory=NetSettings)
-    daemon: DaemonSettings = field(default_factory=lambda: DaemonSettings())
-
-
-@dataclass(frozen=True)
 class JobSchedule:
     """Seconds between runs of each job in a loop, and before one run counts as hung."""
 
@@ -119,3 +107,15 @@ class DaemonSettings:
     recheck_config_map: str = "polarstack-version-recheck"
     """ConfigMap whose annotation every daemon watches: bumping it re-checks versions on
     every node (``POST /api/v1/RequestCheckCoreVersion``), with no pod-to-pod HTTP."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every group of defaults."""
+
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    ports: PortsSettings = field(default_factory=PortsSettings)
+    versions: VersionsSettings = field(default_factory=VersionsSettings)
+    logs: LogsSettings = field(default_factory=LogsSettings)
+    net: NetSettings = field(default_factory=NetSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)

@@ -18,9 +18,7 @@ from polarstack.errors import ConfigurationError
 TEMPLATE_BINARY = "/usr/local/bin/polarstack"
 SYSTEMD_UNIT_DIR = Path("/etc/systemd/system")
 SYSTEMD_ENV_FILE = Path("/etc/polarstack/polarstack.env")
-UNIT_DIR, ENV_FILE = SYSTEMD_UNIT_DIR, SYSTEMD_ENV_FILE
 SYSTEMD_TIMERS = ("polarstack-ports", "polarstack-versions", "polarstack-logs", "polarstack-net")
-TIMERS = SYSTEMD_TIMERS
 
 
 def _unit_sources() -> dict[str, str]:
@@ -72,9 +70,9 @@ def _systemctl(args: Sequence[str]) -> None:
 def install_units(
     *,
     binary: str,
-    unit_dir: Path = UNIT_DIR,
-    env_file: Path = ENV_FILE,
-    timers: Sequence[str] = TIMERS,
+    unit_dir: Path = SYSTEMD_UNIT_DIR,
+    env_file: Path = SYSTEMD_ENV_FILE,
+    timers: Sequence[str] = SYSTEMD_TIMERS,
     dry_run: bool = False,
     run: Runner = _systemctl,
 ) -> list[Step]:
@@ -106,7 +104,7 @@ def install_units(
 
 def uninstall_units(
     *,
-    unit_dir: Path = UNIT_DIR,
+    unit_dir: Path = SYSTEMD_UNIT_DIR,
     dry_run: bool = False,
     run: Runner = _systemctl,
 ) -> list[Step]:

@@ -136,7 +136,7 @@ def test_install_and_uninstall(tmp_path: Path) -> None:
     assert "ExecStart=/opt/ps/bin/polarstack ports scan --publish" in service
     assert "/usr/local/bin" not in service
     assert env_file.stat().st_mode & 0o777 == 0o600
-    timers = [f"{name}.timer" for name in units.TIMERS]
+    timers = [f"{name}.timer" for name in units.SYSTEMD_TIMERS]
     assert calls == [["daemon-reload"], ["enable", "--now", *timers]]
     assert str(steps[-1]) == "run " + "systemctl " + " ".join(calls[-1])
     env_file.write_text("POLARSTACK_NODE_NAME=kept\n")

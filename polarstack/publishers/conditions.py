@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from polarstack.errors import PolarstackError
 from polarstack.publishers.base import Condition, NodeEvent
+from polarstack.runner import capped_doubling
 from polarstack.settings import NetSettings
 from polarstack.timefmt import parse_utc_stamp, utc_now
 
@@ -204,10 +205,14 @@ class ConditionManager:
         self._last_error = None
 
     def _failed(self, now: datetime, error: str) -> SyncResult:
-        # The exponent stops growing long before timedelta would overflow.
-        delay = self.settings.retry_initial * (2 ** min(self._failures, 20))
-        delay = min(delay, self.settings.retry_max)
         self._failures += 1
+        delay = timedelta(
+            seconds=capped_doubling(
+                self.settings.retry_initial.total_seconds(),
+                self.settings.retry_max.total_seconds(),
+                self._failures,
+            )
+        )
         self._retry_at = now + delay
         self._last_error = error
         return SyncResult(written=False, error=error, retry_at=self._retry_at)

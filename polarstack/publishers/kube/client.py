@@ -171,6 +171,11 @@ class Kube:
         """The API server's address."""
         return str(getattr(self.api_client.configuration, "host", "the API server"))
 
+    def _unreachable(self, where: str, exc: BaseException) -> ClusterUnreachableError:
+        return ClusterUnreachableError(
+            f"cannot reach the Kubernetes API server at {self.host} to {where}: {_reason(exc)}"
+        )
+
     def _send(
         self,
         verb: str,
@@ -221,8 +226,7 @@ class Kube:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        what = f"{resource}/{subresource}" if subresource else resource
-        where = f"{verb} {what}" + (f" in namespace {namespace}" if namespace else "")
+        where = _describe(verb, f"{resource}/{subresource}" if subresource else resource, namespace)
         path = resource_path(resource, namespace, name, subresource)
         delay = self.settings.retry_delay
         for attempt in range(self.settings.server_error_retries + 1):
@@ -246,10 +250,7 @@ class Kube:
                     continue
                 raise _translate(exc, status, where) from None
             except (HTTPError, OSError) as exc:
-                raise ClusterUnreachableError(
-                    f"cannot reach the Kubernetes API server at {self.host} to {where}: "
-                    f"{_reason(exc)}"
-                ) from None
+                raise self._unreachable(where, exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def watch(
@@ -272,7 +273,7 @@ class Kube:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        where = f"watch {resource}" + (f" in namespace {namespace}" if namespace else "")
+        where = _describe("watch", resource, namespace)
         params = {
             **(query or {}),
             "watch": "true",
@@ -303,9 +304,12 @@ class Kube:
         except ApiException as exc:
             raise _translate(exc, int(exc.status or 0), where) from None
         except (HTTPError, OSError) as exc:
-            raise ClusterUnreachableError(
-                f"cannot reach the Kubernetes API server to {where}: {_reason(exc)}"
-            ) from None
+            raise self._unreachable(where, exc) from None
+
+
+def _describe(verb: str, resource: str, namespace: str | None) -> str:
+    """The call as RBAC names it, for messages: ``get configmaps in namespace kube-system``."""
+    return f"{verb} {resource}" + (f" in namespace {namespace}" if namespace else "")
 
 
 def _lines(raw: Any) -> Iterator[bytes]:
