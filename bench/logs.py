@@ -1,6 +1,7 @@
 """Log cleaning: polarstack vs ``find -delete`` vs the previous daemon's ``find -exec rm``.
 
 Run:  python bench/logs.py [--instances 200] [--files 1000] [--repeat 3] [--workdir /var/tmp]
+      [--on-disk] [--fresh-ext4]
 
 Each method gets its own freshly generated, identical tree (same seed): by default 200
 instance folders x 1,000 files (expired and fresh postgresql logs, other files, rm_data_*
@@ -13,6 +14,7 @@ Wall time and peak RSS come from ``os.wait4`` on each child process. The methods
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -20,8 +22,10 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from _common import polarstack_script
 
 DAY = 86400
 DRY = "polarstack --dry-run"
@@ -87,8 +91,45 @@ def timed(command: list[str], **kwargs: object) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def remaining(root: Path) -> int:
-    return sum(len(files) for _, _, files in os.walk(root))
+def deleted_then_removed(root: Path, total: int) -> int:
+    """Count the files a method deleted from ``root``, then remove the rest of the tree.
+
+    Removing it keeps the disk (and a small volume's inodes) free for the next tree.
+    """
+    left = sum(len(files) for _, _, files in os.walk(root))
+    shutil.rmtree(root)
+    return total - left
+
+
+def mount_of(path: Path) -> str:
+    """The filesystem type and mount options ``path`` lives on, from /proc/mounts."""
+    best, found = "", "unknown filesystem"
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            _dev, point, fstype, options, *_ = line.split()
+            inside = str(path) == point or str(path).startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, found = point, f"{fstype} ({options})"
+    return found
+
+
+@contextlib.contextmanager
+def fresh_ext4(workdir: str) -> Iterator[str]:
+    """A journaled ext4 volume without ``discard`` on a loop device, as a database
+    host's log volume usually is; removed afterwards. Needs root and mkfs.ext4.
+    """
+    image = Path(tempfile.mkdtemp(prefix="polarstack-bench-ext4-", dir=workdir))
+    volume, mount = image / "volume.img", image / "mnt"
+    mount.mkdir()
+    with open(volume, "wb") as sparse:
+        sparse.truncate(8 << 30)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-N", "600000", str(volume)], check=True)
+    subprocess.run(["mount", "-o", "loop", str(volume), str(mount)], check=True)
+    try:
+        yield str(mount)
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+        shutil.rmtree(image)
 
 
 def main() -> None:
@@ -100,13 +141,27 @@ def main() -> None:
     parser.add_argument(
         "--on-disk", action="store_true", help="sync before each method: delete files on disk"
     )
+    parser.add_argument(
+        "--fresh-ext4",
+        action="store_true",
+        help="run on a new journaled ext4 volume (loop device, made in --workdir; needs root)",
+    )
     args = parser.parse_args()
     global ON_DISK
     ON_DISK = args.on_disk
-    polarstack = shutil.which("polarstack")
-    if polarstack is None:
-        raise SystemExit("polarstack is not installed: pip install -e .")
-    work = Path(tempfile.mkdtemp(prefix="polarstack-bench-", dir=args.workdir))
+    with (
+        fresh_ext4(args.workdir)
+        if args.fresh_ext4
+        else contextlib.nullcontext(args.workdir) as workdir
+    ):
+        measure(args, workdir)
+
+
+def measure(args: argparse.Namespace, workdir: str) -> None:
+    """Run every method ``args.repeat`` times in ``workdir`` and print the comparison."""
+    polarstack = polarstack_script()
+    work = Path(tempfile.mkdtemp(prefix="polarstack-bench-", dir=workdir))
+    filesystem = mount_of(work)
     mmin = f"+{DAYS * 24 * 60}"
     results: dict[str, tuple[float, float, int]] = {}
     try:
@@ -124,7 +179,7 @@ def main() -> None:
             command = [polarstack, "logs", "clean", "--root", str(root),
                        "--live-ids-file", str(ids), *extra]  # fmt: skip
             seconds, rss = timed(command)
-            return seconds, rss, total - remaining(root)
+            return seconds, rss, deleted_then_removed(root, total)
 
         def find_run(name: str) -> tuple[float, float, int]:
             root, ids, total = fresh(name, args.instances)
@@ -136,7 +191,7 @@ def main() -> None:
                 f"rm -rf {' '.join(orphans)}"
             )
             seconds, rss = timed(["sh", "-c", script])
-            return seconds, rss, total - remaining(root)
+            return seconds, rss, deleted_then_removed(root, total)
 
         total = args.instances * args.files
         runs: dict[str, list[tuple[float, float, int]]] = {}
@@ -164,7 +219,7 @@ def main() -> None:
         seconds, rss = timed(
             ["sh", "-c", f"find {root} -name 'postgresql*.log' -mtime +{DAYS} -exec rm -f {{}} \\;"]
         )
-        deleted = small_total - remaining(root)
+        deleted = deleted_then_removed(root, small_total)
         results[f"previous: find -exec rm ({small_total} files)"] = (seconds, rss, deleted)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -176,6 +231,7 @@ def main() -> None:
     per_file = previous[0] / max(previous[2], 1)
     where = "on disk (synced before each method)" if ON_DISK else "in the page cache"
     print(f"tree: {args.instances} x {args.files} = {total} files, {where}; N = {DAYS}")
+    print(f"filesystem: {filesystem}")
     header = f"  {'method (median wall, max RSS)':<44}{'wall':>10}{'peak RSS':>12}"
     print(f"{header}{'deleted':>10}{'x find':>9}")
     for name, (seconds, rss, deleted) in results.items():

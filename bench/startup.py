@@ -9,20 +9,17 @@ start), ``polarstack --help`` under 150 ms of wall time.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 
-from _common import best_of, print_table
+from _common import best_of, polarstack_script, print_table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=21)
     args = parser.parse_args()
-    polarstack = shutil.which("polarstack")
-    if polarstack is None:
-        sys.exit("polarstack is not installed: pip install -e .")
+    polarstack = polarstack_script()
 
     def python(code: str) -> None:
         subprocess.run([sys.executable, "-c", code], check=True)

@@ -175,8 +175,13 @@ class CleanPlan:
         return sum(item.bytes for item in self.items)
 
 
+def age_limit_ns(days: float) -> float:
+    """N days in nanoseconds: an entry is older than N days when its age exceeds this."""
+    return days * 86400 * 1_000_000_000
+
+
 def _is_expired(mtime_ns: int, now_ns: int, days: float) -> bool:
-    return now_ns - mtime_ns > days * 86400 * 1_000_000_000
+    return now_ns - mtime_ns > age_limit_ns(days)
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -202,6 +207,11 @@ class _Walk:
     items: list[PlannedItem] = field(default_factory=list)
     skipped: list[SkippedPath] = field(default_factory=list)
     seen: int = 0
+
+    @property
+    def limit_ns(self) -> float:
+        """The rules' N days, in nanoseconds."""
+        return age_limit_ns(self.days)
 
     def tick(self) -> None:
         self.seen += 1
@@ -232,31 +242,36 @@ class _Walk:
             self.skipped.append(SkippedPath(parts, f"deeper than {safety.MAX_DEPTH} levels"))
             return
         logs_rule = Rule.EXPIRED_LOG in self.rules
+        now_ns, limit_ns, progress, seen = self.now_ns, self.limit_ns, self.progress, self.seen
         directories: list[Entry] = []
         with os.scandir(dir_fd) as it:
             for dirent in it:
-                self.tick()
+                seen += 1
+                if progress is not None and not seen % 1000:
+                    progress(seen)
                 name = dirent.name
                 try:
+                    if dirent.is_file(follow_symlinks=False):
+                        if logs_rule and _is_postgresql_log(name):
+                            info = dirent.stat(follow_symlinks=False)
+                            if now_ns - info.st_mtime_ns > limit_ns:  # else fresh: kept
+                                self.consider_log((*parts, name), info)
+                        continue  # any other file: no rule deletes it one by one
+                    if dirent.is_dir(follow_symlinks=False):
+                        listed = self.entry_of(dirent, (*parts, name))
+                        if isinstance(listed, Entry):
+                            directories.append(listed)
+                        else:
+                            self.skipped.append(listed)
+                        continue
                     if dirent.is_symlink():
                         reason = "symlink: never followed or deleted"
-                    elif dirent.is_dir(follow_symlinks=False):
-                        entry = self.entry_of(dirent, (*parts, name))
-                        if isinstance(entry, Entry):
-                            directories.append(entry)
-                        else:
-                            self.skipped.append(entry)
-                        continue
-                    elif not dirent.is_file(follow_symlinks=False):
-                        reason = "not a regular file or directory"
-                    elif logs_rule and _is_postgresql_log(name):
-                        self.consider_log(dirent, parts)
-                        continue
                     else:
-                        continue  # a file no rule deletes one by one: not even stat-ed
+                        reason = "not a regular file or directory"
                 except OSError as exc:
                     reason = f"cannot stat: {exc.strerror}"
                 self.skipped.append(SkippedPath((*parts, name), reason))
+        self.seen = seen
         for entry in directories:
             self.visit_dir(dir_fd, entry)
 
@@ -266,37 +281,36 @@ class _Walk:
             info = dirent.stat(follow_symlinks=False)
         except OSError as exc:
             return SkippedPath(parts, f"cannot stat: {exc.strerror}")
+        return self.recognise(parts, info)
+
+    def recognise(self, parts: tuple[str, ...], info: os.stat_result) -> Entry | SkippedPath:
+        """An Entry for a file or directory of the root's filesystem, else why it stays."""
         mode = info.st_mode
+        if stat.S_ISREG(mode) and info.st_dev == self.root_dev:  # the common case first
+            return Entry(parts, False, info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
         if stat.S_ISLNK(mode):  # replaced by a symlink since it was listed
             return SkippedPath(parts, "symlink: never followed or deleted")
         if info.st_dev != self.root_dev:
             return SkippedPath(parts, "on another filesystem (mount point)")
-        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        if not stat.S_ISDIR(mode):
             return SkippedPath(parts, "not a regular file or directory")
-        is_dir = stat.S_ISDIR(mode)
-        size = 0 if is_dir else info.st_size
-        return Entry(parts, is_dir, info.st_dev, info.st_ino, info.st_mtime_ns, size)
+        return Entry(parts, True, info.st_dev, info.st_ino, info.st_mtime_ns, 0)
 
-    def consider_log(self, dirent: os.DirEntry[str], parent: tuple[str, ...]) -> None:
-        """Plan a ``postgresql*.log`` file when it is expired and no process holds it."""
-        try:
-            mtime_ns = dirent.stat(follow_symlinks=False).st_mtime_ns  # cached for entry_of
-        except OSError as exc:
-            self.skipped.append(SkippedPath((*parent, dirent.name), f"cannot stat: {exc.strerror}"))
-            return
-        if not _is_expired(mtime_ns, self.now_ns, self.days):
-            return  # a fresh log: nothing more to look at
-        entry = self.entry_of(dirent, (*parent, dirent.name))
+    def consider_log(self, parts: tuple[str, ...], info: os.stat_result) -> None:
+        """Plan an expired ``postgresql*.log`` file (lstat ``info``) unless it must stay."""
+        entry = self.recognise(parts, info)
         if isinstance(entry, SkippedPath):
             self.skipped.append(entry)
         elif entry.is_dir:
-            return
+            return  # replaced by a directory since it was listed: visited next time
         elif (entry.dev, entry.ino) in self.open_files:
-            self.skipped.append(
-                SkippedPath(entry.parts, "open by a running process", Rule.EXPIRED_LOG)
-            )
+            self.skipped.append(SkippedPath(parts, "open by a running process", Rule.EXPIRED_LOG))
         else:
-            self.plan(Rule.EXPIRED_LOG, entry, ())
+            self.items.append(
+                PlannedItem(
+                    Rule.EXPIRED_LOG, entry, entry.size, (self.now_ns - entry.mtime_ns) / 1e9
+                )
+            )
 
     def visit_dir(self, parent_fd: int, entry: Entry) -> None:
         try:

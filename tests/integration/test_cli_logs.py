@@ -93,6 +93,25 @@ def test_table_summary(cli: CliRunner, tree: Path):
     assert "expired-log" in result.stdout and "orphan" in result.stdout
 
 
+def test_table_rows_count_per_rule(cli: CliRunner, tree: Path):
+    held = old(tree / "ins-live" / "postgresql-2.log")
+    removed = old(tree / "ins-live" / "data" / "rm_data_1" / "chunk").parent
+    os.utime(removed, (time.time() - 10 * 86400,) * 2)
+    with held.open():  # open by a process: the expired-log rule skips it
+        result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live"], tty=True)
+    rows = {}
+    for line in result.stdout.splitlines():
+        cells = [cell.strip() for cell in line.strip("│┃|").split("│")]
+        if cells and cells[0] in ("orphan", "expired-log", "expired-removed-data"):
+            rows[cells[0]] = cells[1:]
+    assert rows == {
+        "orphan": ["1", "100 B", "0", "0"],
+        "expired-log": ["1", "100 B", "1", "0"],
+        "expired-removed-data": ["1", "100 B", "0", "0"],
+    }, result.stdout
+    assert held.exists() and not (tree / "ins-live" / "postgresql-1.log").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [
