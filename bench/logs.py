@@ -94,10 +94,13 @@ def timed(command: list[str], **kwargs: object) -> tuple[float, float]:
 def deleted_then_removed(root: Path, total: int) -> int:
     """Count the files a method deleted from ``root``, then remove the rest of the tree.
 
-    Removing it keeps the disk (and a small volume's inodes) free for the next tree.
+    Removing it keeps the disk (and a small volume's inodes) free for the next tree; the
+    ``sync`` after it writes that removal out now, so its writeback does not fall into the
+    next method's run.
     """
     left = sum(len(files) for _, _, files in os.walk(root))
     shutil.rmtree(root)
+    os.sync()
     return total - left
 
 
