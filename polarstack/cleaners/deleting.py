@@ -24,7 +24,7 @@ from polarstack.cleaners.logs import (
     PlannedItem,
     Rule,
     action_dict,
-    age_limit_ns,
+    is_expired,
 )
 from polarstack.errors import UnsafeRootError
 from polarstack.timefmt import utc_now
@@ -148,13 +148,12 @@ def clean(
     if (root_info.st_dev, root_info.st_ino) != (plan.root_dev, plan.root_ino):
         raise UnsafeRootError(f"log root {plan.root!r} was replaced since it was planned")
     now_ns = int(clock().timestamp() * 1e9)
-    limit_ns = age_limit_ns(plan.days)
     results = []
     fd = safety.open_root(plan.root, root_info)
     parents = safety.ParentDirs(fd)
     try:
         for done, item in enumerate(plan.items, start=1):
-            results.append(_carry_out(parents, plan, item, now_ns, limit_ns))
+            results.append(_carry_out(parents, plan, item, now_ns))
             if progress is not None and (done % 500 == 0 or done == len(plan.items)):
                 progress(done, len(plan.items))
     finally:
@@ -164,13 +163,13 @@ def clean(
 
 
 def _carry_out(
-    parents: safety.ParentDirs, plan: CleanPlan, item: PlannedItem, now_ns: int, limit_ns: float
+    parents: safety.ParentDirs, plan: CleanPlan, item: PlannedItem, now_ns: int
 ) -> Outcome:
     entry = item.entry
     try:
         parent = parents.get(entry.parts[:-1])
         info = _check(parent, entry, plan)
-        if item.rule is not Rule.ORPHAN and now_ns - info.st_mtime_ns <= limit_ns:
+        if item.rule is not Rule.ORPHAN and not is_expired(info.st_mtime_ns, now_ns, plan.days):
             raise _ChangedError("no longer old enough")
         if not entry.is_dir:
             os.unlink(entry.parts[-1], dir_fd=parent)
@@ -199,16 +198,14 @@ def _carry_out(
 def _check(dir_fd: int, entry: Entry, plan: CleanPlan) -> os.stat_result:
     """Raise _ChangedError unless ``entry`` is still what was planned (and not open)."""
     info = os.stat(entry.parts[-1], dir_fd=dir_fd, follow_symlinks=False)
-    if entry.is_dir:
-        if not stat.S_ISDIR(info.st_mode) or info.st_ino != entry.ino or info.st_dev != entry.dev:
-            raise _ChangedError("replaced by another file")
-        return info
-    if not stat.S_ISREG(info.st_mode) or info.st_ino != entry.ino or info.st_dev != entry.dev:
+    kind_ok = stat.S_ISDIR(info.st_mode) if entry.is_dir else stat.S_ISREG(info.st_mode)
+    if not kind_ok or info.st_ino != entry.ino or info.st_dev != entry.dev:
         raise _ChangedError("replaced by another file")
-    if info.st_mtime_ns != entry.mtime_ns:
-        raise _ChangedError("modified")
-    if plan.open_files and (info.st_dev, info.st_ino) in plan.open_files:
-        raise _ChangedError("open by a process")
+    if not entry.is_dir:
+        if info.st_mtime_ns != entry.mtime_ns:
+            raise _ChangedError("modified")
+        if (info.st_dev, info.st_ino) in plan.open_files:
+            raise _ChangedError("open by a process")
     return info
 
 

@@ -175,13 +175,9 @@ class CleanPlan:
         return sum(item.bytes for item in self.items)
 
 
-def age_limit_ns(days: float) -> float:
-    """N days in nanoseconds: an entry is older than N days when its age exceeds this."""
-    return days * 86400 * 1_000_000_000
-
-
-def _is_expired(mtime_ns: int, now_ns: int, days: float) -> bool:
-    return now_ns - mtime_ns > age_limit_ns(days)
+def is_expired(mtime_ns: int, now_ns: int, days: float) -> bool:
+    """Whether something modified at ``mtime_ns`` is older than N days: age > N x 24 h."""
+    return now_ns - mtime_ns > days * 86400 * 1_000_000_000
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -207,11 +203,6 @@ class _Walk:
     items: list[PlannedItem] = field(default_factory=list)
     skipped: list[SkippedPath] = field(default_factory=list)
     seen: int = 0
-
-    @property
-    def limit_ns(self) -> float:
-        """The rules' N days, in nanoseconds."""
-        return age_limit_ns(self.days)
 
     def tick(self) -> None:
         self.seen += 1
@@ -242,7 +233,7 @@ class _Walk:
             self.skipped.append(SkippedPath(parts, f"deeper than {safety.MAX_DEPTH} levels"))
             return
         logs_rule = Rule.EXPIRED_LOG in self.rules
-        now_ns, limit_ns, progress, seen = self.now_ns, self.limit_ns, self.progress, self.seen
+        now_ns, days, progress, seen = self.now_ns, self.days, self.progress, self.seen
         directories: list[Entry] = []
         with os.scandir(dir_fd) as it:
             for dirent in it:
@@ -254,7 +245,7 @@ class _Walk:
                     if dirent.is_file(follow_symlinks=False):
                         if logs_rule and _is_postgresql_log(name):
                             info = dirent.stat(follow_symlinks=False)
-                            if now_ns - info.st_mtime_ns > limit_ns:  # else fresh: kept
+                            if is_expired(info.st_mtime_ns, now_ns, days):  # else kept
                                 self.consider_log((*parts, name), info)
                         continue  # any other file: no rule deletes it one by one
                     if dirent.is_dir(follow_symlinks=False):
@@ -306,11 +297,7 @@ class _Walk:
         elif (entry.dev, entry.ino) in self.open_files:
             self.skipped.append(SkippedPath(parts, "open by a running process", Rule.EXPIRED_LOG))
         else:
-            self.items.append(
-                PlannedItem(
-                    Rule.EXPIRED_LOG, entry, entry.size, (self.now_ns - entry.mtime_ns) / 1e9
-                )
-            )
+            self.plan(Rule.EXPIRED_LOG, entry, ())
 
     def visit_dir(self, parent_fd: int, entry: Entry) -> None:
         try:
@@ -329,7 +316,7 @@ class _Walk:
         if (
             Rule.EXPIRED_REMOVED_DATA in self.rules
             and _matches(entry.name, "rm_data_*")
-            and _is_expired(entry.mtime_ns, self.now_ns, self.days)
+            and is_expired(entry.mtime_ns, self.now_ns, self.days)
         ):
             rule = Rule.EXPIRED_REMOVED_DATA
         elif (
@@ -362,7 +349,7 @@ class _Walk:
         return (
             not entry.is_dir
             and _matches(entry.name, "*.log")
-            and not _is_expired(entry.mtime_ns, self.now_ns, self.days)
+            and not is_expired(entry.mtime_ns, self.now_ns, self.days)
         )
 
     def has_recent_log(self, fd: int, parts: tuple[str, ...]) -> bool:
