@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import UTC, datetime
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polarstack.cleaners.logs import LiveIds, Rule, parse_rules, plan_clean
+from polarstack.cleaners.logs import LiveIds, Rule, expired_before, parse_rules, plan_clean
 from polarstack.errors import UsageError
 from polarstack.procfs import OpenHandles
 
@@ -75,6 +76,24 @@ def test_days_is_configurable(fs):
     assert not plan().items
     assert plan(days=1).items
     assert plan(days=0.5).items
+
+
+@pytest.mark.parametrize("days", [-1, math.inf, math.nan])
+def test_days_must_be_finite_and_not_negative(fs, days: float):
+    with pytest.raises(UsageError, match="days must be"):
+        plan(days=days)
+
+
+@given(
+    now_ns=st.integers(0, 2**62),
+    age_ns=st.integers(-(2**40), 2**62),
+    days=st.integers(0, 10_000) | st.floats(0, 10_000, allow_nan=False),
+)
+def test_the_cutoff_is_exactly_age_more_than_n_days(now_ns: int, age_ns: int, days: float):
+    """One comparison against the cutoff decides what age > N x 24 h decides."""
+    mtime_ns = now_ns - age_ns
+    older = now_ns - mtime_ns > days * 86400 * 1_000_000_000  # int vs float: exact
+    assert (mtime_ns < expired_before(now_ns, days)) is older
 
 
 def test_expired_removed_data_dirs_go_whole(fs):
