@@ -7,8 +7,8 @@ Each method gets its own freshly generated, identical tree (same seed): by defau
 instance folders x 1,000 files (expired and fresh postgresql logs, other files, rm_data_*
 dirs), 10% of the instances orphaned. The previous daemon's procedure forks one ``rm`` per
 file, so it runs on a 20,000-file tree and its per-file cost is reported and scaled.
-Wall time and peak RSS come from ``os.wait4`` on each child process. The methods run
-``--repeat`` times, interleaved, and the medians are compared.
+Wall time, peak RSS and CPU time (user, system) come from ``os.wait4`` on each child. The
+methods run ``--repeat`` times, interleaved, and the medians are compared.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from _common import polarstack_script
 
@@ -73,8 +74,20 @@ def generate(root: Path, instances: int, files: int, *, seed: int = 7) -> tuple[
 ON_DISK = False
 
 
-def timed(command: list[str], **kwargs: object) -> tuple[float, float]:
-    """Run ``command``; return (seconds, peak RSS in MiB).
+class Measured(NamedTuple):
+    """One run of one method."""
+
+    seconds: float
+    rss_mib: float
+    user: float
+    """CPU seconds in the method's processes' own code."""
+    sys: float
+    """CPU seconds the kernel spent on their behalf (the deletions themselves, mostly)."""
+    deleted: int = 0
+
+
+def timed(command: list[str], **kwargs: object) -> Measured:
+    """Run ``command``; return its wall time, peak RSS and CPU times (children included).
 
     With ``--on-disk``, the tree (and any earlier method's deletions) is written out first
     (``sync``): deleting files already on disk costs the filesystem far more than deleting
@@ -88,7 +101,8 @@ def timed(command: list[str], **kwargs: object) -> tuple[float, float]:
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         raise SystemExit(f"{command[0]} failed: {os.waitstatus_to_exitcode(status)}")
-    return elapsed, usage.ru_maxrss / 1024
+    # wait4's usage includes the child's own children (a shell's find and rm).
+    return Measured(elapsed, usage.ru_maxrss / 1024, usage.ru_utime, usage.ru_stime)
 
 
 def deleted_then_removed(root: Path, total: int) -> int:
@@ -166,7 +180,7 @@ def measure(args: argparse.Namespace, workdir: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="polarstack-bench-", dir=workdir))
     filesystem = mount_of(work)
     mmin = f"+{DAYS * 24 * 60}"
-    results: dict[str, tuple[float, float, int]] = {}
+    results: dict[str, Measured] = {}
     try:
 
         def fresh(name: str, instances: int) -> tuple[Path, Path, int]:
@@ -177,14 +191,13 @@ def measure(args: argparse.Namespace, workdir: str) -> None:
             ids.write_text("\n".join(live))
             return root, ids, count
 
-        def polarstack_run(name: str, *extra: str) -> tuple[float, float, int]:
+        def polarstack_run(name: str, *extra: str) -> Measured:
             root, ids, total = fresh(name, args.instances)
             command = [polarstack, "logs", "clean", "--root", str(root),
                        "--live-ids-file", str(ids), *extra]  # fmt: skip
-            seconds, rss = timed(command)
-            return seconds, rss, deleted_then_removed(root, total)
+            return timed(command)._replace(deleted=deleted_then_removed(root, total))
 
-        def find_run(name: str) -> tuple[float, float, int]:
+        def find_run(name: str) -> Measured:
             root, ids, total = fresh(name, args.instances)
             live = set(ids.read_text().split())
             orphans = [str(p) for p in root.iterdir() if p.name not in live]
@@ -193,14 +206,14 @@ def measure(args: argparse.Namespace, workdir: str) -> None:
                 f"find {root} -depth -type d -name 'rm_data_*' -mmin {mmin} -exec rm -rf {{}} + && "
                 f"rm -rf {' '.join(orphans)}"
             )
-            seconds, rss = timed(["sh", "-c", script])
-            return seconds, rss, deleted_then_removed(root, total)
+            measured = timed(["sh", "-c", script])
+            return measured._replace(deleted=deleted_then_removed(root, total))
 
         total = args.instances * args.files
-        runs: dict[str, list[tuple[float, float, int]]] = {}
+        runs: dict[str, list[Measured]] = {}
         # Interleaved, so the disk's and page cache's moods fall on every method alike.
         for n in range(args.repeat):
-            plan: list[tuple[str, Callable[[], tuple[float, float, int]]]] = [
+            plan: list[tuple[str, Callable[[], Measured]]] = [
                 (DRY, lambda n=n: polarstack_run(f"dry{n}", "--dry-run", "-o", "table")),
                 (TABLE, lambda n=n: polarstack_run(f"table{n}", "-o", "table")),
                 (FIND, lambda n=n: find_run(f"find{n}")),
@@ -210,47 +223,52 @@ def measure(args: argparse.Namespace, workdir: str) -> None:
             for name, run in plan[n % len(plan) :] + plan[: n % len(plan)]:
                 runs.setdefault(name, []).append(run())
         for name, measured in runs.items():
-            results[name] = (
-                statistics.median(m[0] for m in measured),
-                max(m[1] for m in measured),
-                measured[0][2],
+            results[name] = Measured(
+                statistics.median(m.seconds for m in measured),
+                max(m.rss_mib for m in measured),
+                statistics.median(m.user for m in measured),
+                statistics.median(m.sys for m in measured),
+                measured[0].deleted,
             )
-        ratios = [t[0] / f[0] for t, f in zip(runs[TABLE], runs[FIND], strict=True)]
+        ratios = [t.seconds / f.seconds for t, f in zip(runs[TABLE], runs[FIND], strict=True)]
 
         small = max(1, args.instances // 10)
         root, _, small_total = fresh("previous", small)
-        seconds, rss = timed(
+        measured = timed(
             ["sh", "-c", f"find {root} -name 'postgresql*.log' -mtime +{DAYS} -exec rm -f {{}} \\;"]
         )
-        deleted = deleted_then_removed(root, small_total)
-        results[f"previous: find -exec rm ({small_total} files)"] = (seconds, rss, deleted)
+        previous = measured._replace(deleted=deleted_then_removed(root, small_total))
+        results[f"previous: find -exec rm ({small_total} files)"] = previous
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     ours = results[TABLE]
     find = results[FIND]
-    previous_key = next(k for k in results if k.startswith("previous"))
-    previous = results[previous_key]
-    per_file = previous[0] / max(previous[2], 1)
+    per_file = previous.seconds / max(previous.deleted, 1)
     where = "on disk (synced before each method)" if ON_DISK else "in the page cache"
     print(f"tree: {args.instances} x {args.files} = {total} files, {where}; N = {DAYS}")
     print(f"filesystem: {filesystem}")
-    header = f"  {'method (median wall, max RSS)':<44}{'wall':>10}{'peak RSS':>12}"
-    print(f"{header}{'deleted':>10}{'x find':>9}")
-    for name, (seconds, rss, deleted) in results.items():
-        print(f"  {name:<44}{seconds:>9.2f}s{rss:>9.1f}MiB{deleted:>10}{seconds / find[0]:>9.2f}")
-    scaled = per_file * ours[2]
+    print(
+        f"  {'method (medians; max RSS)':<40}{'wall':>8}{'user':>8}{'sys':>8}"
+        f"{'peak RSS':>12}{'deleted':>9}{'x find':>8}"
+    )
+    for name, m in results.items():
+        print(
+            f"  {name:<40}{m.seconds:>7.2f}s{m.user:>7.2f}s{m.sys:>7.2f}s"
+            f"{m.rss_mib:>9.1f}MiB{m.deleted:>9}{m.seconds / find.seconds:>8.2f}"
+        )
+    scaled = per_file * ours.deleted
     print(
         f"  previous procedure: {per_file * 1000:.2f} ms per deleted file; for the "
-        f"{ours[2]} files polarstack deleted that is ~{scaled:.0f}s, "
-        f"{scaled / ours[0]:.0f}x polarstack (goal >= 20x)"
+        f"{ours.deleted} files polarstack deleted that is ~{scaled:.0f}s, "
+        f"{scaled / ours.seconds:.0f}x polarstack (goal >= 20x)"
     )
     print("  per run, polarstack (table) / find: " + ", ".join(f"{r:.2f}x" for r in ratios))
     print(
-        f"  polarstack vs find -delete, medians of {args.repeat}: {ours[0] / find[0]:.2f}x "
-        "(goal <= 1.5x); "
-        f"peak RSS {ours[1]:.1f} MiB (goal <= 80); "
-        f"dry run {results[DRY][0]:.2f}s (goal < 5s)"
+        f"  polarstack vs find -delete, medians of {args.repeat}: "
+        f"{ours.seconds / find.seconds:.2f}x (goal <= 1.5x); "
+        f"peak RSS {ours.rss_mib:.1f} MiB (goal <= 80); "
+        f"dry run {results[DRY].seconds:.2f}s (goal < 5s)"
     )
 
 

@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "ApiServer": "polarstack.daemon.http",
     "CleanPlan": "polarstack.cleaners.logs",
     "CleanReport": "polarstack.cleaners.deleting",
+    "RuleCounts": "polarstack.cleaners.deleting",
     "ClusterError": "polarstack.errors",
     "ClusterForbiddenError": "polarstack.errors",
     "ClusterSettings": "polarstack.settings",
@@ -128,7 +129,7 @@ _EXPORTS: dict[str, str] = {
 
 if TYPE_CHECKING:
     from polarstack._version import __version__
-    from polarstack.cleaners.deleting import CleanReport, clean
+    from polarstack.cleaners.deleting import CleanReport, RuleCounts, clean
     from polarstack.cleaners.logs import (
         ALL_RULES,
         CleanPlan,
@@ -283,6 +284,7 @@ __all__ = [
     "PortsSettings",
     "Publisher",
     "Rule",
+    "RuleCounts",
     "RuntimeImage",
     "RuntimeUnavailableError",
     "Settings",

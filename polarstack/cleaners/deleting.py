@@ -15,6 +15,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from polarstack.cleaners import safety
@@ -23,6 +24,7 @@ from polarstack.cleaners.logs import (
     CleanPlan,
     Entry,
     PlannedItem,
+    Rule,
     action_dict,
     expired_before,
 )
@@ -45,6 +47,19 @@ class Outcome(NamedTuple):
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RuleCounts:
+    """One rule's line in a report."""
+
+    done: int
+    """Items deleted (in a dry run: planned)."""
+    bytes: int
+    """Bytes those items freed (in a dry run: would free)."""
+    skipped: int
+    """Items and paths the rule left: changed since planning, open, or kept whole."""
+    failed: int
+
+
 @dataclass(frozen=True)
 class CleanReport:
     """The result of a clean run, dry or real."""
@@ -57,7 +72,7 @@ class CleanReport:
     @property
     def failed(self) -> int:
         """Items that could not be deleted."""
-        return sum(1 for o in self.outcomes if o.status == "failed")
+        return self._tally[0]["failed"]
 
     def iter_actions(self) -> Iterator[dict[str, Any]]:
         """Every outcome, then every path the planner left, in the JSON form, one by one."""
@@ -83,20 +98,47 @@ class CleanReport:
 
     def totals(self) -> dict[str, int]:
         """Counts over the run; in a dry run, what a real run would delete and free."""
-        done = [o for o in self.outcomes if o.status in ("deleted", "planned")]
-        files = sum(1 for o in done if o.item.kind == "file")
-        dirs = sum(1 for o in done if o.item.kind == "dir")
-        for outcome in done:
-            for entry in outcome.item.inventory:
-                dirs += entry.is_dir
-                files += not entry.is_dir
-        return {
+        return dict(self._tally[0])
+
+    def per_rule(self) -> dict[Rule, RuleCounts]:
+        """The counts of each rule the plan applied, in the plan's order of rules."""
+        return dict(self._tally[1])
+
+    @cached_property
+    def _tally(self) -> tuple[dict[str, int], dict[Rule, RuleCounts]]:
+        # One pass over what may be 100,000 outcomes serves the totals, the per-rule counts
+        # and ``failed``; the report is frozen, so it is counted once.
+        rows = {rule: [0, 0, 0, 0] for rule in self.plan.rules}
+        files = dirs = freed = failed = 0
+        for item, status, item_freed, _error in self.outcomes:
+            row = rows[item.rule]
+            freed += item_freed
+            if status == "deleted" or status == "planned":
+                row[0] += 1
+                row[1] += item_freed
+                if item.entry.is_dir:
+                    dirs += 1
+                    for entry in item.inventory:
+                        dirs += entry.is_dir
+                        files += not entry.is_dir
+                else:
+                    files += 1
+            elif status == "failed":
+                row[3] += 1
+                failed += 1
+            else:
+                row[2] += 1
+        for skipped in self.plan.skipped:
+            if skipped.rule is not None:
+                rows[skipped.rule][2] += 1
+        totals = {
             "deleted_files": files,
             "deleted_dirs": dirs,
-            "freed_bytes": sum(o.freed for o in self.outcomes),
+            "freed_bytes": freed,
             "planned_bytes": self.plan.bytes,
-            "failed": self.failed,
+            "failed": failed,
         }
+        return totals, {rule: RuleCounts(*row) for rule, row in rows.items()}
 
     def to_dict(self, *, lazy: bool = False) -> dict[str, Any]:
         """Return the JSON object ``polarstack logs clean --output json`` prints.

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from polarstack.cleaners import safety
-from polarstack.cleaners.deleting import clean
-from polarstack.cleaners.logs import LiveIds, plan_clean
+from polarstack.cleaners.deleting import RuleCounts, clean
+from polarstack.cleaners.logs import LiveIds, Rule, plan_clean
 from polarstack.errors import UnsafeRootError
 from polarstack.pathtext import parse
 from polarstack.procfs import OpenHandles
@@ -268,6 +268,7 @@ def test_one_failing_path_is_reported_and_the_run_goes_on(tmp_path: Path, monkey
     root = tmp_path / "root"
     first = make(root / "ins-live" / "postgresql-1.log", days=10)
     second = make(root / "ins-live" / "postgresql-2.log", days=10)
+    second_size = second.stat().st_size
     real_unlink = os.unlink
 
     def refuse_first(path, *, dir_fd=None):
@@ -283,6 +284,10 @@ def test_one_failing_path_is_reported_and_the_run_goes_on(tmp_path: Path, monkey
     assert by_name["postgresql-2.log"].status == "deleted"
     assert first.exists() and not second.exists()
     assert report.failed == 1
+    assert report.per_rule()[Rule.EXPIRED_LOG] == RuleCounts(
+        done=1, bytes=second_size, skipped=0, failed=1
+    )
+    assert report.totals()["deleted_files"] == 1 and report.totals()["failed"] == 1
 
 
 def test_a_vanished_file_is_skipped(tmp_path: Path):

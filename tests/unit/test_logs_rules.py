@@ -199,4 +199,4 @@ def test_the_fast_log_name_check_is_the_pattern(name: str) -> None:
 
     from polarstack.cleaners.logs import _is_postgresql_log
 
-    assert _is_postgresql_log(name) == fnmatch.fnmatchcase(name, "postgresql*.log")
+    assert bool(_is_postgresql_log(name)) == fnmatch.fnmatchcase(name, "postgresql*.log")

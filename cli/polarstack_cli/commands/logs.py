@@ -46,25 +46,13 @@ def _table(env: Environment, report: CleanReport) -> None:
     )
     for column in ("rule", f"items {verb}", "bytes", "skipped", "failed"):
         table.add_column(column, justify="left" if column == "rule" else "right")
-    # One pass over 100,000 outcomes, not one per rule and column.
-    counts = {rule: {"done": 0, "freed": 0, "skipped": 0, "failed": 0} for rule in plan.rules}
-    for outcome in report.outcomes:
-        row = counts[outcome.item.rule]
-        if outcome.status in ("planned", "deleted"):
-            row["done"] += 1
-            row["freed"] += outcome.freed
-        else:
-            row[outcome.status] += 1
-    for skipped_path in plan.skipped:
-        if skipped_path.rule is not None:
-            counts[skipped_path.rule]["skipped"] += 1
-    for rule, row in counts.items():
+    for rule, counts in report.per_rule().items():
         table.add_row(
             rule.value,
-            str(row["done"]),
-            human_size(row["freed"]),
-            str(row["skipped"]),
-            str(row["failed"]),
+            str(counts.done),
+            human_size(counts.bytes),
+            str(counts.skipped),
+            str(counts.failed),
         )
     env.console.print(table)
     for skipped_rule in plan.skipped_rules:
