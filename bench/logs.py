@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from _common import polarstack_script
+from _common import compile_checkout, polarstack_script
 
 DAY = 86400
 DRY = "polarstack --dry-run"
@@ -177,6 +177,7 @@ def main() -> None:
 def measure(args: argparse.Namespace, workdir: str) -> None:
     """Run every method ``args.repeat`` times in ``workdir`` and print the comparison."""
     polarstack = polarstack_script()
+    compile_checkout(Path(__file__).resolve().parent.parent)
     work = Path(tempfile.mkdtemp(prefix="polarstack-bench-", dir=workdir))
     filesystem = mount_of(work)
     mmin = f"+{DAYS * 24 * 60}"

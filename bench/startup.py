@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
-from _common import best_of, polarstack_script, print_table
+from _common import best_of, compile_checkout, polarstack_script, print_table
 
 
 def main() -> None:
@@ -20,6 +21,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=21)
     args = parser.parse_args()
     polarstack = polarstack_script()
+    compile_checkout(Path(__file__).resolve().parent.parent)
 
     def python(code: str) -> None:
         subprocess.run([sys.executable, "-c", code], check=True)
