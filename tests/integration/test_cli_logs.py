@@ -148,3 +148,25 @@ def test_a_failure_exits_1_after_cleaning_the_rest(cli: CliRunner, tree: Path, m
     assert "1 item(s) could not be deleted" in result.stderr
     assert json.loads(result.stdout)["totals"]["failed"] == 1
     assert not (tree / "ins-gone").exists()
+
+
+def test_a_one_shot_run_collects_less_often_and_restores_the_collector(
+    cli: CliRunner, tree: Path, monkeypatch
+):
+    import gc
+
+    from polarstack_cli.commands import logs as command
+
+    seen = []
+    real_run_logs = command.run_logs
+
+    def recording(**kwargs):
+        seen.append(gc.get_threshold()[0])
+        return real_run_logs(**kwargs)
+
+    monkeypatch.setattr(command, "run_logs", recording)
+    before = gc.get_threshold()
+    result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live", "--dry-run"])
+    assert result.status == 0, result.stderr
+    assert seen == [100_000]
+    assert gc.get_threshold() == before

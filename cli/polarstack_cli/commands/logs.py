@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -93,6 +94,23 @@ def _progress(
             bar.update(deleting, completed=done, total=total, visible=True)
 
         yield walked, deleted
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the garbage collector's youngest generation every 100,000 allocations, not 700.
+
+    A clean of a large tree builds a plan and a report of 100,000 objects each that live
+    until the command ends; at the default threshold the collector walks them again and
+    again, 3-5% of the run. Only for one run, in a process that ends after it (the library,
+    which the daemon runs beside its other jobs, never changes the collector).
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> LiveIds:
@@ -213,4 +231,5 @@ def clean(
         timeout = JobSchedule().logs_timeout
         run_repeatedly(env, "logs", step, interval=interval, timeout=timeout)
     else:
-        step()
+        with _fewer_collections():
+            step()
