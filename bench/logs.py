@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=200)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--workdir", default="/var/tmp")
-    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of each method")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved runs of each method")
     parser.add_argument(
         "--on-disk", action="store_true", help="sync before each method: delete files on disk"
     )
