@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 from _common import compile_checkout
-from logs import generate
+from logs import DAYS, generate
 
 STAGE = """
 import sys
@@ -39,7 +39,7 @@ sys.path[:0] = [{code!r}, {code!r} + "/cli"]
 from polarstack.cleaners.deleting import clean
 from polarstack.cleaners.logs import LiveIds, plan_clean
 if {stage!r} != "import":
-    plan = plan_clean({root!r}, days=3, live=LiveIds.read_file({ids!r}))
+    plan = plan_clean({root!r}, days={days}, live=LiveIds.read_file({ids!r}))
     if {stage!r} == "clean":
         clean(plan)
 """
@@ -80,7 +80,7 @@ def measure(code: Path, work: Path, instances: int) -> dict[str, int]:
         ids.write_text("\n".join(live))
         template = CLI if stage == "CLI" else STAGE
         counts[stage] = instructions(
-            template.format(code=str(code), stage=stage, root=str(root), ids=str(ids))
+            template.format(code=str(code), stage=stage, root=str(root), ids=str(ids), days=DAYS)
         )
     return {
         "plan": counts["plan"] - counts["import"],

@@ -60,6 +60,11 @@ class RuleCounts:
     failed: int
 
 
+class _Tally(NamedTuple):
+    totals: dict[str, int]
+    per_rule: dict[Rule, RuleCounts]
+
+
 @dataclass(frozen=True)
 class CleanReport:
     """The result of a clean run, dry or real."""
@@ -72,7 +77,7 @@ class CleanReport:
     @property
     def failed(self) -> int:
         """Items that could not be deleted."""
-        return self._tally[0]["failed"]
+        return self._tally.totals["failed"]
 
     def iter_actions(self) -> Iterator[dict[str, Any]]:
         """Every outcome, then every path the planner left, in the JSON form, one by one."""
@@ -98,14 +103,14 @@ class CleanReport:
 
     def totals(self) -> dict[str, int]:
         """Counts over the run; in a dry run, what a real run would delete and free."""
-        return dict(self._tally[0])
+        return dict(self._tally.totals)
 
     def per_rule(self) -> dict[Rule, RuleCounts]:
         """The counts of each rule the plan applied, in the plan's order of rules."""
-        return dict(self._tally[1])
+        return dict(self._tally.per_rule)
 
     @cached_property
-    def _tally(self) -> tuple[dict[str, int], dict[Rule, RuleCounts]]:
+    def _tally(self) -> _Tally:
         # One pass over what may be 100,000 outcomes serves the totals, the per-rule counts
         # and ``failed``; the report is frozen, so it is counted once.
         rows = {rule: [0, 0, 0, 0] for rule in self.plan.rules}
@@ -138,7 +143,7 @@ class CleanReport:
             "planned_bytes": self.plan.bytes,
             "failed": failed,
         }
-        return totals, {rule: RuleCounts(*row) for rule, row in rows.items()}
+        return _Tally(totals, {rule: RuleCounts(*row) for rule, row in rows.items()})
 
     def to_dict(self, *, lazy: bool = False) -> dict[str, Any]:
         """Return the JSON object ``polarstack logs clean --output json`` prints.

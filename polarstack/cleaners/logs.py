@@ -53,7 +53,7 @@ class Rule(StrEnum):
 ALL_RULES = tuple(Rule)
 # Per-file code reads these rather than ``Rule.X``: on Python 3.11 every attribute of an
 # enum class goes through ``EnumType.__getattr__``, ten times a global's cost.
-_ORPHAN, _EXPIRED_LOG, _EXPIRED_REMOVED_DATA = ALL_RULES
+_ORPHAN, _EXPIRED_LOG = Rule.ORPHAN, Rule.EXPIRED_LOG
 
 
 @dataclass(frozen=True)
