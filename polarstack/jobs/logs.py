@@ -66,7 +66,7 @@ def run_logs(
     plan = plan_clean(
         settings.root, days=settings.days, live=live, rules=rules, clock=clock, progress=walked
     )
-    report = clean(plan, dry_run=dry_run, clock=clock, progress=deleted)
+    report = clean(plan, dry_run=dry_run, clock=clock, progress=deleted, workers=settings.workers)
     notes = list(plan.notes)
     event = clean_event(report)
     if publisher is not None and node is not None and event is not None:

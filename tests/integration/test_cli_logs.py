@@ -119,6 +119,7 @@ def test_table_rows_count_per_rule(cli: CliRunner, tree: Path):
         (["--root", "relative"], 3, "not an absolute path"),
         (["--rules", "orphans"], 2, "unknown rule 'orphans'"),
         (["--days", "-1"], 2, "--days"),
+        (["--workers", "0"], 2, "--workers"),
         (["--live-ids-file", "/nonexistent/ids"], 2, "cannot read live ids file /nonexistent/ids"),
     ],
 )
@@ -170,3 +171,21 @@ def test_a_one_shot_run_collects_less_often_and_restores_the_collector(
     assert result.status == 0, result.stderr
     assert seen == [100_000]
     assert gc.get_threshold() == before
+
+
+def test_workers_reach_the_job(cli: CliRunner, tree: Path, monkeypatch):
+    from polarstack_cli.commands import logs as command
+
+    seen = []
+    real_run_logs = command.run_logs
+
+    def recording(**kwargs):
+        seen.append(kwargs["settings"].workers)
+        return real_run_logs(**kwargs)
+
+    monkeypatch.setattr(command, "run_logs", recording)
+    for args in ([], ["--workers", "1"]):
+        result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live", *args])
+        assert result.status == 0, result.stderr
+    assert seen == [2, 1]
+    assert not (tree / "ins-gone").exists()

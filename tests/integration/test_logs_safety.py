@@ -8,12 +8,13 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from polarstack.cleaners import safety
+from polarstack.cleaners import deleting, safety
 from polarstack.cleaners.deleting import RuleCounts, clean
 from polarstack.cleaners.logs import LiveIds, Rule, plan_clean
 from polarstack.errors import UnsafeRootError
@@ -339,9 +340,10 @@ def _build(root: Path, tree) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trees)
-def test_a_dry_run_plans_exactly_what_a_real_run_deletes_and_nothing_outside(tree):
-    with tempfile.TemporaryDirectory() as top:
+@given(trees, st.sampled_from([1, 2]))
+def test_a_dry_run_plans_exactly_what_a_real_run_deletes_and_nothing_outside(tree, workers: int):
+    # Batches of one item or so: with two workers, a small tree is shared between threads.
+    with tempfile.TemporaryDirectory() as top, mock.patch.object(deleting, "BATCH_ENTRIES", 1):
         base = Path(top)
         root = base / "root"
         root.mkdir()
@@ -354,7 +356,8 @@ def test_a_dry_run_plans_exactly_what_a_real_run_deletes_and_nothing_outside(tre
         dry = clean(plan, dry_run=True)
         assert snapshot(root) == before  # a dry run touches nothing
         real = clean(
-            plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=NO_HANDLES)
+            plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=NO_HANDLES),
+            workers=workers,
         )
         planned = {a["path"] for a in dry.to_dict()["actions"] if a["status"] == "planned"}
         deleted = {a["path"] for a in real.to_dict()["actions"] if a["status"] == "deleted"}

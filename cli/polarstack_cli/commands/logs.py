@@ -157,6 +157,13 @@ def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> 
     help="Rules to apply: all, or a comma list of orphan, expired-log, expired-removed-data.",
 )
 @click.option("--dry-run", is_flag=True, help="Plan and report only; delete nothing.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=LogsSettings.workers,
+    show_default=True,
+    help="Threads that delete at once (1: one at a time).",
+)
 @loop_options("6h")
 @global_options
 @pass_options
@@ -168,6 +175,7 @@ def clean(
     live_ids_file: str | None,
     rules: str,
     dry_run: bool,
+    workers: int,
     loop: bool,
     interval: float,
 ) -> None:
@@ -209,7 +217,7 @@ def clean(
         with _progress(env) as (walked, deleted):
             run = run_logs(
                 live=live,
-                settings=LogsSettings(root=root, days=days),
+                settings=LogsSettings(root=root, days=days, workers=workers),
                 rules=chosen,
                 dry_run=dry_run,
                 node=node,
