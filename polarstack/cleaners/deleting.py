@@ -269,7 +269,8 @@ def _in_order(
     pool = ThreadPoolExecutor(workers, thread_name_prefix="polarstack-clean")
     futures: list[Future[list[Outcome]]] = []
     try:
-        futures = [pool.submit(work, job) for job in jobs]
+        for job in jobs:
+            futures.append(pool.submit(work, job))
         for future in futures:
             yield future.result()
     finally:
