@@ -25,7 +25,7 @@ from polarstack.daemon.service import RECHECK_ANNOTATION, Daemon, JobOptions
 from polarstack.errors import ClusterError
 from polarstack.publishers.kube.client import Kube
 from polarstack.settings import DaemonSettings, JobSchedule, LogsSettings, Settings
-from tests.conftest import start
+from tests.conftest import CliRunner, start
 from tests.fakekube import FakeKube
 from tests.imagetar import build_image_tar
 from tests.runtimes import Runtime, Runtimes
@@ -382,3 +382,25 @@ def test_no_runtime_makes_versions_unready_and_the_rest_goes_on(
         assert agent.liveness()[0]
     finally:
         assert agent.stop(grace=4)
+
+
+@pytest.mark.parametrize(("args", "workers"), [([], 2), (["--logs-workers", "1"], 1)])
+def test_log_flags_reach_the_logs_job(
+    cli: CliRunner, kubeconfig: Path, tmp_path: Path, monkeypatch, args: list[str], workers: int
+) -> None:
+    import polarstack
+
+    seen: list[Settings] = []
+
+    def record(**kwargs: Any) -> Daemon:
+        seen.append(kwargs["settings"])
+        raise ClusterError("stopped by the test")
+
+    monkeypatch.setattr(polarstack, "Daemon", record)
+    result = cli(
+        ["daemon", "--kubeconfig", str(kubeconfig), f"--dbcluster-log-dir={tmp_path}",
+         "--ins-folder-overdue-days=7", *args]
+    )  # fmt: skip
+    assert "stopped by the test" in result.stderr
+    (settings,) = seen
+    assert settings.logs == LogsSettings(root=str(tmp_path), days=7.0, workers=workers)
