@@ -7,7 +7,10 @@ characters become ``\n``, ``\t`` or ``\xNN``, and bytes that are not UTF-8 becom
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
+import sys
 
 # Anything render() must escape; names without any are returned as they decode.
 _NEEDS_ESCAPE = re.compile("[\\\\\x00-\x1f\x7f\udc80-\udcff]")
@@ -23,7 +26,30 @@ def render(raw: bytes) -> str:
         >>> render(b"log\xff\n.txt")
         'log\\xff\\n.txt'
     """
-    text = raw.decode("utf-8", "surrogateescape")
+    return _render_decoded(raw.decode("utf-8", "surrogateescape"))
+
+
+def render_name(name: str) -> str:
+    r"""``render(os.fsencode(name))`` for a name as ``os`` gives it (``os.fsdecode``).
+
+    A file name seen through ``os.scandir`` is already that decoded text; where the
+    filesystem encoding is UTF-8 (Linux, Python 3.7 and later) it is rendered as it is,
+    without encoding it back to bytes first.
+
+    Example:
+        >>> render_name(os.fsdecode(b"log\xff\n.txt"))
+        'log\\xff\\n.txt'
+    """
+    if _FS_IS_UTF8:
+        return _render_decoded(name)
+    return render(os.fsencode(name))
+
+
+_FS_IS_UTF8 = codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"
+
+
+def _render_decoded(text: str) -> str:
+    """Escape ``text``, decoded from bytes as UTF-8 with surrogateescape."""
     if _NEEDS_ESCAPE.search(text) is None:
         return text
     out = []

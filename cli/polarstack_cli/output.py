@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Callable, Iterator
@@ -71,17 +72,17 @@ def write_json(out: IO[str], value: Any, *, indent: int | None = 2, level: int =
         '{"a": [1, {"b": null}], "c": []}'
     """
     if isinstance(value, _SCALARS):
-        out.write(json.dumps(value, ensure_ascii=False))
+        out.write(_encoder(None, None)(value))
     elif isinstance(value, dict):
-        if any(not isinstance(v, _SCALARS) and isinstance(v, Iterator) for v in value.values()):
-            _write_container(out, "{", "}", iter(value.items()), indent, level, keyed=True)
-        elif indent and value and all(isinstance(v, _SCALARS) for v in value.values()):
+        if indent and value and all(isinstance(v, _SCALARS) for v in value.values()):
             # A flat object (the report's actions): json's C encoder, which does no indent,
             # with the indented layout spelt out in its separators. A string holds no raw
             # newline, so the separator only ever falls between members.
             inner = "\n" + " " * (indent * (level + 1))
-            text = json.dumps(value, ensure_ascii=False, separators=("," + inner, ": "))
+            text = _encoder(None, ("," + inner, ": "))(value)
             out.write("{" + inner + text[1:-1] + "\n" + " " * (indent * level) + "}")
+        elif any(isinstance(v, Iterator) for v in value.values()):
+            _write_container(out, "{", "}", iter(value.items()), indent, level, keyed=True)
         else:
             _write_plain(out, value, indent, level)
     elif isinstance(value, Iterator):
@@ -93,9 +94,18 @@ def write_json(out: IO[str], value: Any, *, indent: int | None = 2, level: int =
 _SCALARS = (str, int, float, bool, type(None))
 
 
+@functools.lru_cache(maxsize=32)
+def _encoder(indent: int | None, separators: tuple[str, str] | None) -> Callable[[Any], str]:
+    """``json.dumps`` with these options, its encoder made once.
+
+    ``dumps`` makes a new encoder on every call, and a large report writes 100,000 actions.
+    """
+    return json.JSONEncoder(ensure_ascii=False, indent=indent, separators=separators).encode
+
+
 def _write_plain(out: IO[str], value: Any, indent: int | None, level: int) -> None:
     """Nothing lazy inside: json's own encoder, shifted to this depth."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    text = _encoder(indent, None)(value)
     if indent and level:
         text = text.replace("\n", "\n" + " " * (indent * level))
     out.write(text)
@@ -118,7 +128,7 @@ def _write_container(
     for key, item in items:
         out.write((opening if count == 0 else separator) + pad)
         if keyed:
-            out.write(json.dumps(key, ensure_ascii=False) + ": ")
+            out.write(_encoder(None, None)(key) + ": ")
         write_json(out, item, indent=indent, level=level + 1)
         count += 1
     if count == 0:
