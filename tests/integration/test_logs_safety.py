@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from unittest import mock
 
@@ -21,22 +20,9 @@ from polarstack.errors import UnsafeRootError
 from polarstack.pathtext import parse
 from polarstack.procfs import OpenHandles
 from tests.conftest import require
+from tests.logtree import make, set_age
 
-DAY = 86400
 NO_HANDLES = OpenHandles
-
-
-def make(path: Path, *, days: float = 0, content: bytes = b"log") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_bytes(content)
-    set_age(path, days)
-    return path
-
-
-def set_age(path: Path | str, days: float) -> None:
-    stamp = time.time() - days * DAY
-    os.utime(path, (stamp, stamp), follow_symlinks=False)
 
 
 def run(root: Path, *, live=("ins-live",), dry_run: bool = False, **kwargs):

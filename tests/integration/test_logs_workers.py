@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,27 +16,21 @@ from polarstack.cleaners.deleting import clean
 from polarstack.cleaners.logs import Entry, LiveIds, PlannedItem, Rule, plan_clean
 from polarstack.errors import UsageError
 from polarstack.procfs import OpenHandles
-
-DAY = 86400
+from tests.logtree import make, set_age
 
 
 def build(root: Path) -> None:
     """Four live instances with expired and fresh logs, two orphans; each an old rm_data dir."""
-    stamp_old = time.time() - 10 * DAY
     for i in range(6):
         folder = root / f"ins-{i}"
-        (folder / "log").mkdir(parents=True)
         for n in range(12):
-            path = folder / "log" / f"postgresql-{n}.log"
-            path.write_bytes(b"x" * n)
-            if n % 3 or i >= 4:  # the orphans hold no recent log
-                os.utime(path, (stamp_old, stamp_old))
-        removed = folder / "data" / "rm_data_1"
-        removed.mkdir(parents=True)
-        (removed / "chunk").write_bytes(b"chunk")
-        os.utime(removed / "chunk", (stamp_old, stamp_old))
-        os.utime(removed, (stamp_old, stamp_old))
-        os.utime(folder, (stamp_old, stamp_old))
+            expired = n % 3 or i >= 4  # the orphans hold no recent log
+            make(
+                folder / "log" / f"postgresql-{n}.log", days=10 if expired else 0, content=b"x" * n
+            )
+        removed = make(folder / "data" / "rm_data_1" / "chunk", days=10, content=b"chunk").parent
+        set_age(removed, 10)
+        set_age(folder, 10)
 
 
 def plan_of(root: Path):

@@ -1,0 +1,24 @@
+"""Files and directories of a log tree for the cleaner's tests, with the ages they need."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+DAY = 86400
+
+
+def make(path: Path, *, days: float = 0, content: bytes = b"log") -> Path:
+    """Create the file ``path`` (and its parents) unless it exists; make it ``days`` old."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_bytes(content)
+    set_age(path, days)
+    return path
+
+
+def set_age(path: Path | str, days: float) -> None:
+    """Set the mtime (and atime) of ``path`` itself, never a symlink's target."""
+    stamp = time.time() - days * DAY
+    os.utime(path, (stamp, stamp), follow_symlinks=False)
