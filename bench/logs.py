@@ -73,6 +73,16 @@ def generate(root: Path, instances: int, files: int, *, seed: int = 7) -> tuple[
     return count, live
 
 
+def make_tree(root: Path, instances: int, files: int) -> tuple[Path, int]:
+    """Make ``root`` and its tree, with the live ids in a file beside it; return that file
+    and the number of files made."""
+    root.mkdir()
+    count, live = generate(root, instances, files)
+    ids = root.with_name(root.name + ".ids")
+    ids.write_text("\n".join(live))
+    return ids, count
+
+
 ON_DISK = False
 
 
@@ -188,10 +198,7 @@ def measure(args: argparse.Namespace, workdir: str) -> None:
 
         def fresh(name: str, instances: int) -> tuple[Path, Path, int]:
             root = work / name
-            root.mkdir()
-            count, live = generate(root, instances, args.files)
-            ids = work / f"{name}.ids"
-            ids.write_text("\n".join(live))
+            ids, count = make_tree(root, instances, args.files)
             return root, ids, count
 
         def polarstack_run(name: str, *extra: str) -> Measured:

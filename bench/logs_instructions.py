@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 from _common import compile_checkout
-from logs import DAYS, generate
+from logs import DAYS, make_tree
 
 STAGE = """
 import sys
@@ -74,10 +74,7 @@ def measure(code: Path, work: Path, instances: int) -> dict[str, int]:
     for stage in ("import", "plan", "clean", "CLI"):
         root = work / "tree"
         shutil.rmtree(root, ignore_errors=True)
-        root.mkdir()
-        _, live = generate(root, instances, 1000)
-        ids = work / "tree.ids"
-        ids.write_text("\n".join(live))
+        ids, _ = make_tree(root, instances, 1000)
         template = CLI if stage == "CLI" else STAGE
         counts[stage] = instructions(
             template.format(code=str(code), stage=stage, root=str(root), ids=str(ids), days=DAYS)
