@@ -40,6 +40,20 @@ class ClusterUnreachableError(ClusterError):
     """The Kubernetes API server could not be reached."""
 
 
+def raise_for_cluster_failures(failures: tuple[str, ...]) -> None:
+    """Raise one :class:`ClusterError` naming every failure, when there are any.
+
+    A job run that was asked to read from or publish to the cluster and could not is a
+    failed run, even when its host work succeeded: its caller (a systemd unit, the daemon's
+    readiness) must see it.
+
+    Raises:
+        ClusterError: ``failures`` is not empty.
+    """
+    if failures:
+        raise ClusterError("; ".join(failures))
+
+
 class ClusterForbiddenError(ClusterError):
     """The Kubernetes API server refused a call for lack of permission."""
 

@@ -56,10 +56,6 @@ class LogsSettings:
     """N of the rules (``ins-folder-overdue-days``)."""
     instance_label: str = "apsara.metric.ins_id"
     """Pod label whose values are the live instance ids."""
-    workers: int = 2
-    """Threads that delete at once. On a journaled disk most of a deletion is the kernel's
-    work, and two threads overlap it; more contend for the interpreter's lock and the
-    directory locks. 1: everything in the calling thread."""
 
 
 @dataclass(frozen=True)

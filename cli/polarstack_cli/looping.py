@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,6 +13,7 @@ from polarstack import (
 )
 from polarstack_cli.environment import Environment
 from polarstack_cli.params import DURATION
+from polarstack_cli.signals import SignalStop
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,9 +40,18 @@ def loop_options(default_interval: str) -> Callable[[F], F]:
 
 
 def run_repeatedly(
-    env: Environment, name: str, step: Callable[[], Any], *, interval: float, timeout: float
+    env: Environment,
+    name: str,
+    step: Callable[[], Any],
+    *,
+    interval: float,
+    timeout: float,
+    signals: SignalStop | None = None,
 ) -> None:
-    """Run ``step`` in a loop until SIGTERM/SIGINT; each ends the loop after the current run."""
+    """Run ``step`` in a loop until SIGTERM/SIGINT; each ends the loop after the current run.
+
+    ``signals`` lets the step see the stop too (a log clean then ends between two items).
+    """
 
     def report(job: str, seconds: float, result: Any, error: BaseException | None) -> None:
         if error is not None:
@@ -50,14 +59,8 @@ def run_repeatedly(
 
     loop = JobLoop(name, step, interval=interval, timeout=timeout, observer=report)
     worker = threading.Thread(target=loop.run_forever, name=f"polarstack-{name}", daemon=True)
-    previous = {
-        sig: signal.signal(sig, lambda signum, frame: loop.stop())
-        for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    try:
+    with signals or SignalStop() as stopping:
+        stopping.on_signal(loop.stop)
         worker.start()
         while worker.is_alive():
             worker.join(0.2)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

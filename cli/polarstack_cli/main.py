@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import signal
 import sys
 import tomllib
 import traceback
@@ -22,6 +23,7 @@ from polarstack import (
 )
 from polarstack_cli.environment import Environment
 from polarstack_cli.options import GlobalOptions, global_options
+from polarstack_cli.signals import StoppedBySignal, interrupted_message
 from polarstack_cli.status import ExitStatus
 
 DEFAULT_CONFIG = "/etc/polarstack/config.toml"
@@ -146,14 +148,17 @@ def run(argv: Sequence[str] | None = None, env: Environment | None = None) -> in
         except click.exceptions.Exit as exc:
             return exc.exit_code
         except click.exceptions.Abort:
-            print("Aborted.", file=env.stderr)
+            print(interrupted_message(signal.SIGINT), file=env.stderr)
             return ExitStatus.INTERRUPTED
         except click.ClickException as exc:
             exc.show(file=env.stderr)
             return ExitStatus.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
         except KeyboardInterrupt:
-            print("Interrupted.", file=env.stderr)
+            print(interrupted_message(signal.SIGINT), file=env.stderr)
             return ExitStatus.INTERRUPTED
+        except StoppedBySignal as exc:
+            print(interrupted_message(exc.signum), file=env.stderr)
+            return 128 + exc.signum
         except PolarstackError as exc:
             if env.verbose:
                 traceback.print_exc(file=env.stderr)

@@ -18,3 +18,6 @@ class ExitStatus(IntEnum):
     CLUSTER = 4
     """The Kubernetes API server is unreachable or refused a call."""
     INTERRUPTED = 130
+    """Stopped by SIGINT (Ctrl-C), after the item in hand; what was done is reported."""
+    TERMINATED = 143
+    """Stopped by SIGTERM, likewise."""

@@ -1,16 +1,16 @@
 """Carry out a clean plan: delete exactly what it holds, re-checking each item first.
 
 Every deletion goes through directory fds opened from the root one component at a time with
-``O_NOFOLLOW``, and is preceded by an ``lstat`` on that fd: the entry must still be the one
-planned (same device and inode, same type), still old enough, and not open by a process.
-A directory item is emptied of its planned inventory only; anything else found in it (created
-after planning, or changed since) is kept, and the directory with it.
+``O_NOFOLLOW``, each checked to be on the root's mount (:func:`.safety.open_dir`), and is
+preceded by an ``lstat`` on that fd: the entry must still be the one planned (same device and
+inode, same type), still old enough, and not open by a process. A directory item is emptied
+of its planned inventory only; anything else found in it (created after planning, changed
+since, or a mount point) is kept, and the directory with it.
 
-The items of a plan are disjoint subtrees, so they may be deleted in any order and by several
-threads at once. On a journaled filesystem most of an ``unlink`` is the kernel's work
-(journal, block and inode bitmaps), during which Python releases the GIL: two threads
-overlap that work. Each thread takes consecutive items in batches and opens its own
-directory fds; the report keeps the plan's order.
+Deletion runs on the calling thread, one item after another: the job runs every few hours
+beside a database, whose cores it should not compete for, and an interruption then always
+falls between two items. Every file and directory removed is counted as it goes, so a report
+is true even for an item that failed half-way.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from polarstack.cleaners import safety
+from polarstack.cleaners import mounts, safety
 from polarstack.cleaners.logs import (
-    _ORPHAN,
+    MOUNT_POINT,
     CleanPlan,
     Entry,
     PlannedItem,
@@ -36,12 +34,11 @@ from polarstack.cleaners.logs import (
     action_dict,
     expired_before,
 )
-from polarstack.errors import UnsafeRootError, UsageError
-from polarstack.settings import LogsSettings
+from polarstack.errors import UnsafeRootError
 from polarstack.timefmt import utc_now
 
 
-class Outcome(NamedTuple):
+class ItemOutcome(NamedTuple):
     """What happened to one planned item.
 
     Immutable, like the plan; a tuple rather than a frozen dataclass because a report holds
@@ -54,6 +51,11 @@ class Outcome(NamedTuple):
     freed: int = 0
     """Bytes freed (in a dry run: that deleting the item would free)."""
     error: str | None = None
+    files: int = 0
+    """Files removed (in a dry run: that deleting the item would remove), also when the
+    item then failed."""
+    dirs: int = 0
+    """Directories removed, the item's own included, counted as ``files`` is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +71,25 @@ class RuleCounts:
     failed: int
 
 
-class _Tally(NamedTuple):
-    totals: dict[str, int]
-    per_rule: dict[Rule, RuleCounts]
+@dataclass
+class _RuleTally:
+    """A rule's counts while a report is being counted."""
+
+    done: int = 0
+    bytes: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+@dataclass
+class _Tally:
+    """What a report adds up to: totals and one line per rule."""
+
+    deleted_files: int = 0
+    deleted_dirs: int = 0
+    freed_bytes: int = 0
+    failed: int = 0
+    rules: dict[Rule, _RuleTally] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,30 +98,39 @@ class CleanReport:
 
     plan: CleanPlan
     dry_run: bool
-    outcomes: tuple[Outcome, ...]
-    finished_at: datetime
+    outcomes: tuple[ItemOutcome, ...]
+    interrupted: bool = False
+    """The run was stopped (a signal) before its end: ``outcomes`` holds the items carried
+    out, and the plan's other items were not touched."""
 
     @property
     def failed(self) -> int:
         """Items that could not be deleted."""
-        return self._tally.totals["failed"]
+        return self._tally.failed
 
     def iter_actions(self) -> Iterator[dict[str, Any]]:
         """Every outcome, then every path the planner left, in the JSON form, one by one."""
         plan = self.plan
-        for o in self.outcomes:
+        for outcome in self.outcomes:
+            item = outcome.item
             yield action_dict(
                 plan,
-                o.item.entry.parts,
-                rule=o.item.rule,
-                kind=o.item.kind,
-                size=o.item.bytes,
-                status=o.status,
-                error=o.error,
+                item.entry.parts,
+                rule=item.rule,
+                kind=item.kind,
+                size=item.bytes,
+                status=outcome.status,
+                error=outcome.error,
             )
-        for s in plan.skipped:
+        for skipped in plan.skipped:
             yield action_dict(
-                plan, s.parts, rule=s.rule, kind="-", size=0, status="skipped", error=s.reason
+                plan,
+                skipped.parts,
+                rule=skipped.rule,
+                kind="-",
+                size=0,
+                status="skipped",
+                error=skipped.reason,
             )
 
     def actions(self) -> list[dict[str, Any]]:
@@ -112,47 +139,48 @@ class CleanReport:
 
     def totals(self) -> dict[str, int]:
         """Counts over the run; in a dry run, what a real run would delete and free."""
-        return dict(self._tally.totals)
+        tally = self._tally
+        return {
+            "deleted_files": tally.deleted_files,
+            "deleted_dirs": tally.deleted_dirs,
+            "freed_bytes": tally.freed_bytes,
+            "planned_bytes": self.plan.bytes,
+            "failed": tally.failed,
+        }
 
     def per_rule(self) -> dict[Rule, RuleCounts]:
         """The counts of each rule the plan applied, in the plan's order of rules."""
-        return dict(self._tally.per_rule)
+        return {
+            rule: RuleCounts(
+                done=counts.done, bytes=counts.bytes, skipped=counts.skipped, failed=counts.failed
+            )
+            for rule, counts in self._tally.rules.items()
+        }
 
     @cached_property
     def _tally(self) -> _Tally:
         # One pass over what may be 100,000 outcomes serves the totals, the per-rule counts
         # and ``failed``; the report is frozen, so it is counted once.
-        rows = {rule: [0, 0, 0, 0] for rule in self.plan.rules}
-        files = dirs = freed = failed = 0
-        for item, status, item_freed, _error in self.outcomes:
-            row = rows[item.rule]
-            freed += item_freed
-            if status == "deleted" or status == "planned":
-                row[0] += 1
-                row[1] += item_freed
-                if item.entry.is_dir:
-                    dirs += 1
-                    for entry in item.inventory:
-                        dirs += entry.is_dir
-                        files += not entry.is_dir
-                else:
-                    files += 1
-            elif status == "failed":
-                row[3] += 1
-                failed += 1
+        tally = _Tally(rules={rule: _RuleTally() for rule in self.plan.rules})
+        for outcome in self.outcomes:
+            rule = tally.rules[outcome.item.rule]
+            # What was removed counts whatever the item's status: a directory item that
+            # failed half-way still removed what went before.
+            tally.deleted_files += outcome.files
+            tally.deleted_dirs += outcome.dirs
+            tally.freed_bytes += outcome.freed
+            if outcome.status in ("deleted", "planned"):
+                rule.done += 1
+                rule.bytes += outcome.freed
+            elif outcome.status == "failed":
+                rule.failed += 1
+                tally.failed += 1
             else:
-                row[2] += 1
+                rule.skipped += 1
         for skipped in self.plan.skipped:
             if skipped.rule is not None:
-                rows[skipped.rule][2] += 1
-        totals = {
-            "deleted_files": files,
-            "deleted_dirs": dirs,
-            "freed_bytes": freed,
-            "planned_bytes": self.plan.bytes,
-            "failed": failed,
-        }
-        return _Tally(totals, {rule: RuleCounts(*row) for rule, row in rows.items()})
+                tally.rules[skipped.rule].skipped += 1
+        return tally
 
     def to_dict(self, *, lazy: bool = False) -> dict[str, Any]:
         """Return the JSON object ``polarstack logs clean --output json`` prints.
@@ -165,6 +193,7 @@ class CleanReport:
             "root": plan.root,
             "days": plan.days,
             "dry_run": self.dry_run,
+            "interrupted": self.interrupted,
             "rules": [r.value for r in plan.rules],
             "live_ids_source": plan.live_ids_source,
             "skipped_rules": [
@@ -181,12 +210,8 @@ class _ChangedError(Exception):
     """The entry on disk is no longer the one planned."""
 
 
-DEFAULT_WORKERS = LogsSettings.workers
-
-BATCH_ENTRIES = 512
-"""A batch ends at a change of directory once it holds this many entries to delete (a
-directory item counts its inventory), and at four times as many in any case: batches big
-enough that handing them out costs nothing, small enough to keep both threads busy."""
+PROGRESS_EVERY = 256
+"""Items between two calls of the progress callback."""
 
 
 def clean(
@@ -195,13 +220,14 @@ def clean(
     dry_run: bool = False,
     clock: Callable[[], datetime] = utc_now,
     progress: Callable[[int, int], None] | None = None,
-    workers: int = DEFAULT_WORKERS,
+    stop: Callable[[], bool] | None = None,
 ) -> CleanReport:
     """Delete what ``plan`` holds (nothing with ``dry_run``), each item re-checked first.
 
     One failing item (permission denied, vanished, changed) is recorded and the run goes on.
-    ``workers`` threads delete at once (1: all in the calling thread); ``progress`` is
-    called in the calling thread. If the caller is interrupted, no further batch starts.
+    ``stop`` is asked before each item: once it answers True, the item in hand is finished,
+    no other starts, and the report is marked ``interrupted``. An interrupted plan
+    (:func:`~.logs.plan_clean` stopped) deletes nothing.
 
     Example:
         >>> import tempfile
@@ -211,163 +237,185 @@ def clean(
         >>> report.to_dict()["totals"]["failed"]
         0
     """
-    if workers < 1:
-        raise UsageError(f"workers must be at least 1, not {workers}")
+    if plan.interrupted:
+        return CleanReport(plan, dry_run, (), interrupted=True)
     if dry_run:
-        outcomes = tuple(Outcome(item, "planned", item.bytes) for item in plan.items)
-        return CleanReport(plan, True, outcomes, clock())
+        outcomes = tuple(
+            ItemOutcome(item, "planned", item.bytes, None, item.files, item.dirs)
+            for item in plan.items
+        )
+        return CleanReport(plan, True, outcomes)
     root_info = safety.check_root(plan.root)
     if (root_info.st_dev, root_info.st_ino) != (plan.root_dev, plan.root_ino):
         raise UnsafeRootError(f"log root {plan.root!r} was replaced since it was planned")
     cutoff_ns = expired_before(int(clock().timestamp() * 1e9), plan.days)
-    results: list[Outcome] = []
+    results: list[ItemOutcome] = []
+    interrupted = False
     fd = safety.open_root(plan.root, root_info)
-
-    def carry_out(batch: Sequence[PlannedItem]) -> list[Outcome]:
-        parents = safety.ParentDirs(fd)
-        try:
-            return [_carry_out(parents, plan, item, cutoff_ns) for item in batch]
-        finally:
-            parents.close()
-
-    jobs = list(_batches(plan.items, BATCH_ENTRIES))
+    # The root's mount as it is now: anything on another is a mount point, whatever the
+    # planner saw. The id cannot pass to another mount while the root's fd holds it.
+    root_mount = mounts.mount_id(fd)
+    parents = safety.ParentDirs(fd, root_mount)
     try:
-        # Closed before the root fd, so no thread still uses the fd when it closes.
-        with closing(_in_order(carry_out, jobs, min(workers, len(jobs)))) as done:
-            for batch_outcomes in done:
-                results.extend(batch_outcomes)
-                if progress is not None:
-                    progress(len(results), len(plan.items))
+        for item in plan.items:
+            if stop is not None and stop():
+                interrupted = True
+                break
+            results.append(_carry_out(parents, plan, item, cutoff_ns, root_mount))
+            if progress is not None and len(results) % PROGRESS_EVERY == 0:
+                progress(len(results), len(plan.items))
     finally:
+        parents.close()
         os.close(fd)
-    return CleanReport(plan, False, tuple(results), clock())
+    if progress is not None:
+        progress(len(results), len(plan.items))
+    return CleanReport(plan, False, tuple(results), interrupted=interrupted)
 
 
-def _batches(items: Sequence[PlannedItem], size: int) -> Iterator[Sequence[PlannedItem]]:
-    """Split ``items`` into runs of consecutive items (see :data:`BATCH_ENTRIES`)."""
-    start = entries = 0
-    for end, item in enumerate(items):
-        if entries >= size and (
-            entries >= 4 * size or item.entry.parts[:-1] != items[end - 1].entry.parts[:-1]
-        ):
-            yield items[start:end]
-            start, entries = end, 0
-        entries += 1 + len(item.inventory)
-    if start < len(items):
-        yield items[start:]
+@dataclass
+class _Removed:
+    """What one item's deletion removed so far.
 
+    Kept up to date as it goes, so an item that fails half-way still reports what went
+    before.
+    """
 
-def _in_order(
-    work: Callable[[Sequence[PlannedItem]], list[Outcome]],
-    jobs: Iterable[Sequence[PlannedItem]],
-    workers: int,
-) -> Generator[list[Outcome], None, None]:
-    """``work`` of each job, in the jobs' order, done by ``workers`` threads."""
-    if workers <= 1:
-        yield from map(work, jobs)
-        return
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="polarstack-clean")
-    futures: list[Future[list[Outcome]]] = []
-    try:
-        for job in jobs:
-            futures.append(pool.submit(work, job))
-        for future in futures:
-            yield future.result()
-    finally:
-        # Interrupted (or the consumer stopped): batches not yet started never start.
-        for future in futures:
-            future.cancel()
-        pool.shutdown(wait=True)
+    files: int = 0
+    dirs: int = 0
+    freed: int = 0
+    kept: int = 0
+    first_kept: str = ""
+    """The first entry kept, and why: the failure's message names it."""
+
+    def keep(self, plan: CleanPlan, parts: tuple[str, ...], reason: str) -> None:
+        self.kept += 1
+        if not self.first_kept:
+            self.first_kept = f"{plan.path_of(parts)}: {reason}"
+
+    def outcome(self, item: PlannedItem, status: str, error: str | None = None) -> ItemOutcome:
+        return ItemOutcome(item, status, self.freed, error, self.files, self.dirs)
 
 
 def _carry_out(
-    parents: safety.ParentDirs, plan: CleanPlan, item: PlannedItem, cutoff_ns: int
-) -> Outcome:
+    parents: safety.ParentDirs,
+    plan: CleanPlan,
+    item: PlannedItem,
+    cutoff_ns: int,
+    root_mount: int,
+) -> ItemOutcome:
     entry = item.entry
-    parts = entry.parts
+    removed = _Removed()
     try:
-        parent = parents.get(parts[:-1])
+        parent = parents.get(entry.parts[:-1])
         info = _check(parent, entry, plan.open_files)
-        if item.rule is not _ORPHAN and info.st_mtime_ns >= cutoff_ns:
+        if item.rule is not Rule.ORPHAN and info.st_mtime_ns >= cutoff_ns:
             raise _ChangedError("no longer old enough")
         if not entry.is_dir:
-            os.unlink(parts[-1], dir_fd=parent)
-            return Outcome(item, "deleted", entry.size)
-        freed, kept = _empty_dir(parent, entry, item.inventory, plan)
-        if kept:
-            return Outcome(
+            os.unlink(entry.name, dir_fd=parent)
+            removed.files = 1
+            removed.freed = _freed(info)
+            return removed.outcome(item, "deleted")
+        _empty_dir(parent, entry, item.inventory, plan, root_mount, removed)
+        if removed.kept:
+            return removed.outcome(
                 item,
                 "failed",
-                freed,
-                f"kept {kept} entr{'y' if kept == 1 else 'ies'} not in the plan "
-                "or changed since planning; the directory stays",
+                f"kept {removed.kept} entr{'y' if removed.kept == 1 else 'ies'} "
+                f"(first: {removed.first_kept}); the directory stays",
             )
         os.rmdir(entry.name, dir_fd=parent)
-        return Outcome(item, "deleted", freed)
+        removed.dirs += 1
+        return removed.outcome(item, "deleted")
     except _ChangedError as exc:
-        return Outcome(item, "skipped", 0, f"changed since planning: {exc}")
+        return removed.outcome(item, "skipped", f"changed since planning: {exc}")
+    except safety.MountPointError:
+        return removed.outcome(item, "skipped", f"{MOUNT_POINT} (mounted since planning)")
     except FileNotFoundError:
-        return Outcome(item, "skipped", 0, "vanished since planning")
+        return removed.outcome(item, "skipped", "vanished since planning")
     except OSError as exc:
+        if exc.errno == errno.EBUSY:  # the kernel refuses to remove a mount point
+            return removed.outcome(item, "skipped", f"{MOUNT_POINT} (mounted since planning)")
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            return Outcome(item, "skipped", 0, "a directory on its path is no longer a directory")
-        return Outcome(item, "failed", 0, exc.strerror or str(exc))
+            return removed.outcome(
+                item, "skipped", "a directory on its path is no longer a directory"
+            )
+        return removed.outcome(item, "failed", exc.strerror or str(exc))
+
+
+def _freed(info: os.stat_result) -> int:
+    """Bytes that removing the file of ``info`` (its lstat just before) frees.
+
+    A file with other hard links keeps its data: removing one name frees nothing (the
+    last name's removal frees it, and is counted then).
+    """
+    return info.st_size if info.st_nlink == 1 else 0
 
 
 def _check(dir_fd: int, entry: Entry, open_files: frozenset[tuple[int, int]]) -> os.stat_result:
     """Raise _ChangedError unless ``entry`` is still what was planned (and not open)."""
-    parts, is_dir, dev, ino, mtime_ns, _size = entry
-    info = os.stat(parts[-1], dir_fd=dir_fd, follow_symlinks=False)
-    kind_ok = stat.S_ISDIR(info.st_mode) if is_dir else stat.S_ISREG(info.st_mode)
-    if not kind_ok or info.st_ino != ino or info.st_dev != dev:
+    info = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
+    kind_ok = stat.S_ISDIR(info.st_mode) if entry.is_dir else stat.S_ISREG(info.st_mode)
+    if not kind_ok or info.st_ino != entry.ino or info.st_dev != entry.dev:
         raise _ChangedError("replaced by another file")
-    if not is_dir:
-        if info.st_mtime_ns != mtime_ns:
+    if not entry.is_dir:
+        if info.st_mtime_ns != entry.mtime_ns:
             raise _ChangedError("modified")
-        if (dev, ino) in open_files:
+        if (entry.dev, entry.ino) in open_files:
             raise _ChangedError("open by a process")
     return info
 
 
 def _empty_dir(
-    parent_fd: int, top: Entry, inventory: tuple[Entry, ...], plan: CleanPlan
-) -> tuple[int, int]:
-    """Delete the inventory of ``top``, deepest first; return (bytes freed, entries kept)."""
+    parent_fd: int,
+    top: Entry,
+    inventory: tuple[Entry, ...],
+    plan: CleanPlan,
+    root_mount: int,
+    removed: _Removed,
+) -> None:
+    """Delete the inventory of ``top``, deepest first, counting into ``removed``."""
     by_dir: dict[tuple[str, ...], list[Entry]] = {}
     for entry in inventory:
         by_dir.setdefault(entry.parts[:-1], []).append(entry)
-    freed = kept = 0
 
     def empty(fd: int, parts: tuple[str, ...]) -> None:
-        nonlocal freed, kept
-        planned = {e.parts[-1]: e for e in by_dir.get(parts, [])}
+        planned = {entry.name: entry for entry in by_dir.get(parts, [])}
         for name in os.listdir(fd):
             entry = planned.get(name)
             if entry is None:
-                kept += 1
+                removed.keep(plan, (*parts, name), "not in the plan")
                 continue
             try:
-                _check(fd, entry, plan.open_files)
+                info = _check(fd, entry, plan.open_files)
                 if entry.is_dir:
-                    child = safety.open_dir(fd, name)
+                    kept_before = removed.kept
+                    child = safety.open_dir(fd, name, root_mount)
                     try:
                         empty(child, entry.parts)
                     finally:
                         os.close(child)
+                    if removed.kept > kept_before:
+                        continue  # it holds what was kept: it stays, and is counted once
                     os.rmdir(name, dir_fd=fd)
+                    removed.dirs += 1
                 else:
                     os.unlink(name, dir_fd=fd)
-                    freed += entry.size
+                    removed.files += 1
+                    removed.freed += _freed(info)
             except FileNotFoundError:
                 continue
-            except (_ChangedError, OSError):
-                kept += 1
+            except _ChangedError as exc:
+                removed.keep(plan, entry.parts, f"changed since planning: {exc}")
+            except OSError as exc:
+                if isinstance(exc, safety.MountPointError) or exc.errno == errno.EBUSY:
+                    removed.keep(plan, entry.parts, MOUNT_POINT)
+                else:
+                    removed.keep(plan, entry.parts, exc.strerror or str(exc))
 
-    fd = safety.open_dir(parent_fd, top.name)
+    fd = safety.open_dir(parent_fd, top.name, root_mount)
     try:
         if os.fstat(fd).st_ino != top.ino:
             raise _ChangedError("replaced by another directory")
         empty(fd, top.parts)
     finally:
         os.close(fd)
-    return freed, kept

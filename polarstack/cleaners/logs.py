@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple, NewType
 
-from polarstack.cleaners import safety
+from polarstack.cleaners import mounts, safety
 from polarstack.errors import UsageError
 from polarstack.pathtext import render_name
 from polarstack.procfs import OpenHandles, read_open_handles
@@ -52,9 +52,9 @@ class Rule(StrEnum):
 
 
 ALL_RULES = tuple(Rule)
-# Per-file code reads these rather than ``Rule.X``: on Python 3.11 every attribute of an
-# enum class goes through ``EnumType.__getattr__``, ten times a global's cost.
-_ORPHAN, _EXPIRED_LOG = Rule.ORPHAN, Rule.EXPIRED_LOG
+
+MOUNT_POINT = "a mount point: never entered or deleted"
+"""Why a mount point below the root is skipped."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,6 @@ class LiveIds:
         return cls(None, "unknown", reason)
 
 
-LiveIdsProvider = Callable[[], LiveIds]
-
-
 class Entry(NamedTuple):
     """One file or directory as the planner saw it: enough to recognise it again.
 
@@ -109,6 +106,8 @@ class Entry(NamedTuple):
     ino: int
     mtime_ns: int
     size: int
+    """Bytes deleting it frees: a file's size; 0 for a directory, and for a file with other
+    hard links (its data stays)."""
 
     @property
     def name(self) -> str:
@@ -124,7 +123,6 @@ class PlannedItem:
     entry: Entry
     bytes: int
     """Bytes freed: the file's size, or the sum over a directory's inventory."""
-    age_seconds: float
     inventory: tuple[Entry, ...] = field(default=(), repr=False)
     """Everything inside a directory item, depth-first, children before their parents."""
 
@@ -137,6 +135,20 @@ class PlannedItem:
     def path(self) -> str:
         """The path below the root, non-UTF-8 bytes escaped (reports add the root)."""
         return _relative(self.entry.parts)
+
+    @property
+    def files(self) -> int:
+        """Files that deleting the item removes."""
+        if not self.entry.is_dir:
+            return 1
+        return sum(1 for entry in self.inventory if not entry.is_dir)
+
+    @property
+    def dirs(self) -> int:
+        """Directories that deleting the item removes, itself included."""
+        if not self.entry.is_dir:
+            return 0
+        return 1 + sum(1 for entry in self.inventory if entry.is_dir)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +185,8 @@ class CleanPlan:
     root_ino: int
     open_files: frozenset[tuple[int, int]] = field(default=frozenset(), repr=False)
     """(dev, ino) of files processes held open when planned; the executor skips them too."""
+    interrupted: bool = False
+    """The walk was stopped before its end: the plan is partial, and nothing is deleted."""
 
     def path_of(self, parts: Sequence[str]) -> str:
         """Return the readable absolute path of ``parts`` below the root."""
@@ -213,13 +227,16 @@ class _Walk:
     """State of one planning walk."""
 
     root_dev: int
-    now_ns: int
+    root_mount: int
+    file_mounts: frozenset[tuple[str, ...]]
+    """Mount points below the root that mountinfo names (files among them are found so)."""
     cutoff_ns: int
     """Modified before this (ns): older than N days (:func:`expired_before`)."""
     rules: frozenset[Rule]
     live: frozenset[str] | None
     open_files: frozenset[tuple[int, int]]
     progress: Callable[[int], None] | None
+    stop: Callable[[], bool] | None
     items: list[PlannedItem] = field(default_factory=list)
     skipped: list[SkippedPath] = field(default_factory=list)
     seen: int = 0
@@ -253,19 +270,16 @@ class _Walk:
             self.skipped.append(SkippedPath(parts, f"deeper than {safety.MAX_DEPTH} levels"))
             return
         logs_rule = Rule.EXPIRED_LOG in self.rules
-        cutoff_ns, progress, seen = self.cutoff_ns, self.progress, self.seen
         directories: list[Entry] = []
         with os.scandir(dir_fd) as it:
             for dirent in it:
-                seen += 1
-                if progress is not None and not seen % 1000:
-                    progress(seen)
+                self.tick()
                 name = dirent.name
                 try:
                     if dirent.is_file(follow_symlinks=False):
                         if logs_rule and _is_postgresql_log(name):
                             info = dirent.stat(follow_symlinks=False)
-                            if info.st_mtime_ns < cutoff_ns:  # else kept
+                            if info.st_mtime_ns < self.cutoff_ns:  # else kept
                                 self.consider_log((*parts, name), info)
                         continue  # any other file: no rule deletes it one by one
                     if dirent.is_dir(follow_symlinks=False):
@@ -282,7 +296,6 @@ class _Walk:
                 except OSError as exc:
                     reason = f"cannot stat: {exc.strerror}"
                 self.skipped.append(SkippedPath((*parts, name), reason))
-        self.seen = seen
         for entry in directories:
             self.visit_dir(dir_fd, entry)
 
@@ -297,15 +310,18 @@ class _Walk:
     def recognise(self, parts: tuple[str, ...], info: os.stat_result) -> Entry | SkippedPath:
         """An Entry for a file or directory of the root's filesystem, else why it stays."""
         mode = info.st_mode
-        if stat.S_ISREG(mode) and info.st_dev == self.root_dev:  # the common case first
-            return Entry(parts, False, info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
         if stat.S_ISLNK(mode):  # replaced by a symlink since it was listed
             return SkippedPath(parts, "symlink: never followed or deleted")
-        if info.st_dev != self.root_dev:
-            return SkippedPath(parts, "on another filesystem (mount point)")
-        if not stat.S_ISDIR(mode):
-            return SkippedPath(parts, "not a regular file or directory")
-        return Entry(parts, True, info.st_dev, info.st_ino, info.st_mtime_ns, 0)
+        if info.st_dev != self.root_dev or parts in self.file_mounts:
+            # A directory on the root's device may still be a bind mount: opening it
+            # checks its mount (safety.open_dir).
+            return SkippedPath(parts, MOUNT_POINT)
+        if stat.S_ISREG(mode):
+            freed = info.st_size if info.st_nlink == 1 else 0
+            return Entry(parts, False, info.st_dev, info.st_ino, info.st_mtime_ns, freed)
+        if stat.S_ISDIR(mode):
+            return Entry(parts, True, info.st_dev, info.st_ino, info.st_mtime_ns, 0)
+        return SkippedPath(parts, "not a regular file or directory")
 
     def consider_log(self, parts: tuple[str, ...], info: os.stat_result) -> None:
         """Plan an expired ``postgresql*.log`` file (lstat ``info``) unless it must stay."""
@@ -315,13 +331,18 @@ class _Walk:
         elif entry.is_dir:
             return  # replaced by a directory since it was listed: visited next time
         elif (info.st_dev, info.st_ino) in self.open_files:
-            self.skipped.append(SkippedPath(parts, "open by a running process", _EXPIRED_LOG))
+            self.skipped.append(SkippedPath(parts, "open by a running process", Rule.EXPIRED_LOG))
         else:
-            self.plan(_EXPIRED_LOG, entry, ())
+            self.plan(Rule.EXPIRED_LOG, entry, ())
 
     def visit_dir(self, parent_fd: int, entry: Entry) -> None:
+        if self.stop is not None and self.stop():
+            raise _StoppedError()
         try:
-            fd = safety.open_dir(parent_fd, entry.name)
+            fd = safety.open_dir(parent_fd, entry.name, self.root_mount)
+        except safety.MountPointError:
+            self.skipped.append(SkippedPath(entry.parts, MOUNT_POINT))
+            return
         except OSError as exc:
             self.skipped.append(SkippedPath(entry.parts, f"cannot open: {exc.strerror}"))
             return
@@ -383,8 +404,8 @@ class _Walk:
                 if len(entry.parts) >= safety.MAX_DEPTH:
                     return True  # unknown depths: assume recent, never delete blind
                 try:
-                    child = safety.open_dir(fd, entry.name)
-                except OSError:
+                    child = safety.open_dir(fd, entry.name, self.root_mount)
+                except OSError:  # a mount point among them: assume recent, keep the folder
                     return True
                 try:
                     if self.has_recent_log(child, entry.parts):
@@ -400,10 +421,12 @@ class _Walk:
             return (), f"deeper than {safety.MAX_DEPTH} levels"
         for entry in self.scan(fd, parts):
             if isinstance(entry, SkippedPath):
-                return (), f"holds {_relative(entry.parts)}, which is kept"
+                return (), f"holds {_relative(entry.parts)}, {entry.reason}"
             if entry.is_dir:
                 try:
-                    child = safety.open_dir(fd, entry.name)
+                    child = safety.open_dir(fd, entry.name, self.root_mount)
+                except safety.MountPointError:
+                    return (), f"holds {_relative(entry.parts)}, {MOUNT_POINT}"
                 except OSError as exc:
                     return (), f"cannot open {_relative(entry.parts)}: {exc.strerror}"
                 try:
@@ -419,9 +442,12 @@ class _Walk:
         return tuple(listed), None
 
     def plan(self, rule: Rule, entry: Entry, inventory: tuple[Entry, ...]) -> None:
-        size = entry.size + sum(e.size for e in inventory) if inventory else entry.size
-        age = (self.now_ns - entry.mtime_ns) / 1e9
-        self.items.append(PlannedItem(rule, entry, size, age, inventory))
+        size = entry.size + sum(e.size for e in inventory)
+        self.items.append(PlannedItem(rule, entry, size, inventory))
+
+
+class _StoppedError(Exception):
+    """The caller asked the walk to stop."""
 
 
 def _relative(parts: Sequence[str]) -> str:
@@ -429,13 +455,11 @@ def _relative(parts: Sequence[str]) -> str:
     return render_name("/".join(parts))
 
 
-def _live_ids(live: LiveIds | LiveIdsProvider | Iterable[str] | None) -> LiveIds:
+def _live_ids(live: LiveIds | Iterable[str] | None) -> LiveIds:
     if live is None:
         return LiveIds.unknown("no live instance ids were given")
     if isinstance(live, LiveIds):
         return live
-    if callable(live):
-        return live()
     if isinstance(live, str):
         raise UsageError("live must be a list of instance ids, not one string")
     return LiveIds.given(live)
@@ -445,25 +469,27 @@ def plan_clean(
     root: str = DEFAULT_ROOT,
     *,
     days: float = DEFAULT_DAYS,
-    live: LiveIds | LiveIdsProvider | Iterable[str] | None = None,
+    live: LiveIds | Iterable[str] | None = None,
     rules: Sequence[Rule] = ALL_RULES,
     clock: Callable[[], datetime] = utc_now,
     open_handles: Callable[[], OpenHandles] | None = None,
     progress: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> CleanPlan:
     """Walk ``root`` and return what the rules would delete. Reads only; deletes nothing.
 
     Args:
         root: the log tree; refused when unsafe (:func:`~polarstack.cleaners.safety.check_root`).
         days: N of the rules: older means age > N x 24 h.
-        live: the live instance ids: a :class:`LiveIds`, a callable that fetches one, or
-            plain ids (as ``--live-id`` gives them). None: unknown, and the orphan rule is
-            skipped.
+        live: the live instance ids: a :class:`LiveIds`, or plain ids (as ``--live-id``
+            gives them). None: unknown, and the orphan rule is skipped.
         rules: the rules to apply.
         clock: the time ages are measured against.
         open_handles: reads which files processes hold open (default: one pass over /proc);
             such files are never deleted.
         progress: called with the number of entries seen so far, every 1,000.
+        stop: asked before each directory is visited; once it answers True the walk ends, and the
+            plan is marked ``interrupted`` (:func:`~.deleting.clean` then deletes nothing).
 
     Example:
         >>> import tempfile
@@ -498,18 +524,23 @@ def plan_clean(
         )
     planned_at = clock()
     now_ns = int(planned_at.timestamp() * 1e9)
-    walk = _Walk(
-        root_dev=root_info.st_dev,
-        now_ns=now_ns,
-        cutoff_ns=expired_before(now_ns, days),
-        rules=chosen,
-        live=live_ids.ids if live_ids.ids else None,
-        open_files=handles.files,
-        progress=progress,
-    )
     fd = safety.open_root(root, root_info)
+    interrupted = False
     try:
+        walk = _Walk(
+            root_dev=root_info.st_dev,
+            root_mount=mounts.mount_id(fd),
+            file_mounts=mounts.mount_points_below(root),
+            cutoff_ns=expired_before(now_ns, days),
+            rules=chosen,
+            live=live_ids.ids if live_ids.ids else None,
+            open_files=handles.files,
+            progress=progress,
+            stop=stop,
+        )
         walk.visit(fd, ())
+    except _StoppedError:
+        interrupted = True
     finally:
         os.close(fd)
     return CleanPlan(
@@ -525,6 +556,7 @@ def plan_clean(
         root_dev=root_info.st_dev,
         root_ino=root_info.st_ino,
         open_files=handles.files,
+        interrupted=interrupted,
     )
 
 

@@ -6,14 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from polarstack.errors import ClusterError
 from polarstack.jobs.logs import LogsRun, run_logs
 from polarstack.jobs.net import NetJob, NetProbe, net_options
 from polarstack.jobs.ports import PortsRun, run_ports
 from polarstack.jobs.versions import VersionsRun, run_versions
 from polarstack.publishers.base import Publisher
 from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.readers import read_live_ids
 from polarstack.scanners.runtimes import ImageLister, open_runtime
 from polarstack.settings import Settings
 from polarstack.timefmt import utc_now
@@ -70,20 +68,22 @@ class VersionsStep:
             raise
 
 
-def logs_step(ctx: JobContext) -> Callable[[], LogsRun]:
-    """Clean the log tree with the cluster's live set.
+def logs_step(ctx: JobContext, stop: Callable[[], bool] | None = None) -> Callable[[], LogsRun]:
+    """Clean the log tree with the cluster's live set; ``stop`` ends a run between items.
 
     When the live set cannot be read, the other rules still run, and then the run fails:
     readiness shows the job cannot do all of its work.
     """
 
     def step() -> LogsRun:
-        live = read_live_ids(ctx.kube, ctx.settings.logs)
         run = run_logs(
-            live=live, settings=ctx.settings.logs, node=ctx.node, publisher=ctx.publisher
+            kube=ctx.kube,
+            settings=ctx.settings.logs,
+            node=ctx.node,
+            publisher=ctx.publisher,
+            stop=stop,
         )
-        if live.ids is None:
-            raise ClusterError(f"orphan rule skipped: {live.reason}")
+        run.raise_for_cluster()
         return run
 
     return step
@@ -135,6 +135,5 @@ class NetStep:
         self._configure()
         assert self._job is not None
         probe = self._job.run()
-        if probe.sync is not None and probe.sync.error:
-            raise ClusterError(f"conditions not written: {probe.sync.error}")
+        probe.raise_for_cluster()
         return probe

@@ -73,7 +73,7 @@ class Daemon:
         steps: dict[str, Callable[[], Any]] = {
             "ports": ports_step(ctx),
             "versions": VersionsStep(ctx, options.runtime, options.runtime_endpoint),
-            "logs": logs_step(ctx),
+            "logs": logs_step(ctx, stop=self._stop.is_set),
             "net": NetStep(ctx, options.nic, options.check_oob),
         }
         schedule = self.settings.daemon.schedule

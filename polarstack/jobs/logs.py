@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from polarstack.cleaners.deleting import CleanReport, clean
-from polarstack.cleaners.logs import ALL_RULES, LiveIds, LiveIdsProvider, Rule, plan_clean
-from polarstack.errors import PolarstackError
+from polarstack.cleaners.logs import ALL_RULES, LiveIds, Rule, plan_clean
+from polarstack.errors import ClusterError, PolarstackError, raise_for_cluster_failures
 from polarstack.publishers.base import NodeEvent, Publisher
+from polarstack.publishers.kube.client import Kube
+from polarstack.publishers.kube.readers import read_live_ids
 from polarstack.settings import LogsSettings
 from polarstack.timefmt import utc_now
 from polarstack.units import human_size
@@ -27,6 +29,8 @@ def clean_event(report: CleanReport) -> NodeEvent | None:
         f"deleted {totals['deleted_files']} file(s) and {totals['deleted_dirs']} "
         f"directory(ies) under {report.plan.root}, freeing {human_size(totals['freed_bytes'])}"
     )
+    if report.interrupted:
+        message += " before it was interrupted"
     if totals["failed"]:
         message += f"; {totals['failed']} item(s) could not be deleted"
         return NodeEvent("LogsCleanFailed", message, "Warning")
@@ -39,16 +43,28 @@ class LogsRun:
 
     report: CleanReport
     notes: tuple[str, ...] = ()
-    """What went wrong beside the cleaning: an Event that could not be recorded."""
+    """Warnings beside the cleaning (an incomplete open-file check)."""
+    cluster_failures: tuple[str, ...] = ()
+    """What the cluster was asked for and did not give: the live set, the Event. The rules
+    that need no cluster ran all the same; callers report the run as failed."""
 
     def to_dict(self, *, lazy: bool = False) -> dict[str, Any]:
         """The report's JSON object (see :meth:`CleanReport.to_dict`)."""
         return self.report.to_dict(lazy=lazy)
 
+    def raise_for_cluster(self) -> None:
+        """Raise when the cluster failed this run.
+
+        Raises:
+            ClusterError: naming each failure.
+        """
+        raise_for_cluster_failures(self.cluster_failures)
+
 
 def run_logs(
     *,
-    live: LiveIds | LiveIdsProvider,
+    live: LiveIds | None = None,
+    kube: Kube | None = None,
     settings: LogsSettings = LogsSettings(),  # noqa: B008 (frozen)
     rules: Sequence[Rule] = ALL_RULES,
     dry_run: bool = False,
@@ -57,21 +73,48 @@ def run_logs(
     clock: Callable[[], datetime] = utc_now,
     walked: Callable[[int], None] | None = None,
     deleted: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> LogsRun:
     """Plan and clean the log tree once; record an Event on ``node`` when it deleted something.
 
-    Raises:
-        PartialFailureError: some items could not be deleted (the report is on the error).
+    Args:
+        live: the live instance ids; None: read from ``kube`` (unknown without it).
+        kube: the cluster to read the live set from, when ``live`` is None.
+        settings: the root, N and the instance label.
+        rules: the rules to apply.
+        dry_run: plan and report only.
+        node: the node the Event is recorded on.
+        publisher: where the Event goes; None records none.
+        clock: the time ages are measured against.
+        walked: progress of the walk (entries seen).
+        deleted: progress of the deletion (items done, items planned).
+        stop: asked between items (and directories while planning): True ends the run
+            after the item in hand, and the report says it was interrupted.
     """
+    failures: list[str] = []
+    if live is None:
+        if kube is None:
+            live = LiveIds.unknown("no cluster and no live ids given")
+        else:
+            try:
+                live = read_live_ids(kube, settings)
+            except ClusterError as exc:
+                live = LiveIds.unknown(f"cannot list pods: {exc}")
+                failures.append(f"live instances not read: {exc}")
     plan = plan_clean(
-        settings.root, days=settings.days, live=live, rules=rules, clock=clock, progress=walked
+        settings.root,
+        days=settings.days,
+        live=live,
+        rules=rules,
+        clock=clock,
+        progress=walked,
+        stop=stop,
     )
-    report = clean(plan, dry_run=dry_run, clock=clock, progress=deleted, workers=settings.workers)
-    notes = list(plan.notes)
+    report = clean(plan, dry_run=dry_run, clock=clock, progress=deleted, stop=stop)
     event = clean_event(report)
     if publisher is not None and node is not None and event is not None:
         try:
             publisher.record_event(node, event, now=clock())
         except PolarstackError as exc:
-            notes.append(f"could not record the event on node {node}: {exc}")
-    return LogsRun(report, tuple(notes))
+            failures.append(f"could not record the event on node {node}: {exc}")
+    return LogsRun(report, plan.notes, tuple(failures))

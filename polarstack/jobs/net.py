@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from polarstack.errors import PolarstackError
+from polarstack.errors import PolarstackError, raise_for_cluster_failures
 from polarstack.nodename import resolve_node_name
 from polarstack.publishers.base import Condition, Publisher
 from polarstack.publishers.conditions import ConditionManager, SyncResult, transition_event
@@ -38,6 +38,17 @@ class NetProbe:
     sync: SyncResult | None = None
     """What publishing did, when publishing."""
     notes: tuple[str, ...] = ()
+    cluster_failures: tuple[str, ...] = ()
+    """What publishing was asked to do with the cluster and could not: read the published
+    conditions, write them, record an Event."""
+
+    def raise_for_cluster(self) -> None:
+        """Raise when publishing failed this probe.
+
+        Raises:
+            ClusterError: naming each failure.
+        """
+        raise_for_cluster_failures(self.cluster_failures)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``polarstack net probe --output json`` prints."""
@@ -50,7 +61,7 @@ class NetProbe:
                 for c in self.conditions
             ],
             "checked_at": utc_stamp(self.checked_at),
-            "notes": list(self.notes),
+            "notes": [*self.notes, *self.cluster_failures],
         }
         if self.sync is not None:
             result["published"] = {
@@ -133,6 +144,7 @@ class NetJob:
             )
 
     def _seed(self) -> list[str]:
+        """Read the published conditions once; return what failed."""
         if self._seeded or self.manager is None:
             return []
         try:
@@ -149,7 +161,7 @@ class NetJob:
 
     def run(self) -> NetProbe:
         """Probe once; with a publisher, write the conditions if due and record transitions."""
-        notes = self._seed()
+        failures = self._seed()
         probe = probe_network(
             self.nic, check_oob=self.check_oob, node=self.node, last=self.last,
             clock=self.clock, nic_probe=self.probe_nic, oob_probe=self.probe_oob,
@@ -163,6 +175,8 @@ class NetJob:
         if self.manager is not None and self.publisher is not None:
             self.manager.set(conditions)
             sync = self.manager.sync()
+            if sync.error:
+                failures.append(f"conditions not written: {sync.error}")
             for transition in sync.transitions:
                 if transition.previous is None:
                     continue  # first publication, not a change
@@ -171,5 +185,13 @@ class NetJob:
                         self.node, transition_event(transition), now=self.clock()
                     )
                 except PolarstackError as exc:
-                    notes.append(f"could not record the event: {exc}")
-        return NetProbe(self.node, nic, oob, tuple(conditions), self.clock(), sync, tuple(notes))
+                    failures.append(f"could not record the event: {exc}")
+        return NetProbe(
+            self.node,
+            nic,
+            oob,
+            tuple(conditions),
+            self.clock(),
+            sync,
+            cluster_failures=tuple(failures),
+        )

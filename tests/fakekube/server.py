@@ -81,6 +81,9 @@ class Faults:
     """(verb, resource, namespace or None for any) answered 403."""
     fail_next: list[int] = field(default_factory=list)
     """Statuses to answer the next requests with, one each (then normal service)."""
+    answer_next: list[tuple[int, str, bytes]] = field(default_factory=list)
+    """Raw answers (status, content type, body) to the next requests, one each: what a
+    proxy in front of the API server, or a broken server, may send."""
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -348,10 +351,22 @@ class FakeKube:
                 raise _not_found(resource, name)
             return copy.deepcopy(obj)
         items = self._select(request, resource, self._objects.values())
+        metadata = {"resourceVersion": str(self._rv)}
+        limit = int(request.query.get("limit") or 0)
+        if limit:
+            # As the real server: pages in key order, an opaque token for the rest.
+            items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+            start = int(request.query.get("continue") or 0)
+            if start > len(items):
+                raise ApiError(410, "Expired", "the provided continue parameter is too old")
+            if start + limit < len(items):
+                metadata["continue"] = str(start + limit)
+                metadata["remainingItemCount"] = len(items) - start - limit  # type: ignore[assignment]
+            items = items[start : start + limit]
         return {
             "kind": f"{KINDS[resource]}List",
             "apiVersion": "v1",
-            "metadata": {"resourceVersion": str(self._rv)},
+            "metadata": metadata,
             "items": items,
         }
 
@@ -640,6 +655,11 @@ def _handler_for(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
                     raise ApiError(
                         404, "NotFound", "the server could not find the requested resource"
                     )
+                if fake.faults.answer_next:
+                    status, content_type, raw_answer = fake.faults.answer_next.pop(0)
+                    request.status = status
+                    self._send_raw(status, content_type, raw_answer)
+                    return
                 code = fake.faults.injected_error()
                 if code:
                     raise ApiError(
@@ -656,9 +676,11 @@ def _handler_for(fake: FakeKube) -> type[BaseHTTPRequestHandler]:
             self._send(status, answer)
 
         def _send(self, status: int, answer: Any) -> None:
-            data = json.dumps(answer).encode()
+            self._send_raw(status, "application/json", json.dumps(answer).encode())
+
+        def _send_raw(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -173,19 +173,9 @@ def test_a_one_shot_run_collects_less_often_and_restores_the_collector(
     assert gc.get_threshold() == before
 
 
-def test_workers_reach_the_job(cli: CliRunner, tree: Path, monkeypatch):
-    from polarstack_cli.commands import logs as command
-
-    seen = []
-    real_run_logs = command.run_logs
-
-    def recording(**kwargs):
-        seen.append(kwargs["settings"].workers)
-        return real_run_logs(**kwargs)
-
-    monkeypatch.setattr(command, "run_logs", recording)
-    for args in ([], ["--workers", "1"]):
-        result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live", *args])
-        assert result.status == 0, result.stderr
-    assert seen == [2, 1]
+def test_the_old_workers_option_is_accepted_and_ignored_with_a_warning(cli: CliRunner, tree: Path):
+    result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live", "--workers", "2"])
+    assert result.status == 0, result.stderr
+    assert "--workers is ignored: deletion runs on one thread" in result.stderr
     assert not (tree / "ins-gone").exists()
+    assert "--workers" not in cli(["logs", "clean", "--help"]).stdout

@@ -7,13 +7,12 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from polarstack.cleaners import deleting, safety
+from polarstack.cleaners import safety
 from polarstack.cleaners.deleting import RuleCounts, clean
 from polarstack.cleaners.logs import LiveIds, Rule, plan_clean
 from polarstack.errors import UnsafeRootError
@@ -50,11 +49,43 @@ def snapshot(top: Path) -> dict[str, tuple[int, bytes | None]]:
 
 
 @pytest.mark.parametrize(
-    "root", ["/", "/usr", "/etc", "/var", "/home", "/tmp", "/usr/../etc", "/etc/", "//etc"]
-)
+    "root",
+    [
+        "/", "//", "/usr", "/etc", "/var", "/home", "/tmp", "/usr/../etc", "/etc/", "//etc",
+        # below the system's own trees
+        "/proc/1", "/proc/self/cwd", "/sys/fs", "/dev/shm", "/boot/grub", "/etc/polarstack",
+        "/usr/local/lib", "/bin/x", "/sbin/x", "/lib/modules", "/lib64", "/libx32/x",
+        "/lib32/a/b",
+        # the shared directories themselves
+        "/var/lib", "/var/log", "/root", "/run", "/opt", "/srv", "/mnt", "/media", "/var/lib/",
+        "/var/./lib", "/var/lib/../log",
+    ],
+)  # fmt: skip
 def test_system_directories_are_refused(root: str):
     with pytest.raises(UnsafeRootError, match="system directory"):
         plan_clean(root, live=LiveIds.given(["x"]), open_handles=NO_HANDLES)
+
+
+@pytest.mark.parametrize("root", ["/var/lib/polar", "/disk1/polardb", "/flash/polardb_dbcluster"])
+def test_roots_below_shared_directories_are_allowed(root: str):
+    # They pass the rule; here they do not exist, which is the next refusal.
+    with pytest.raises(UnsafeRootError, match="does not exist"):
+        safety.check_root(root)
+
+
+def test_a_directory_below_tmp_is_allowed(tmp_path: Path):
+    assert str(tmp_path).startswith("/tmp/")
+    assert safety.check_root(str(tmp_path)).st_ino == tmp_path.stat().st_ino
+
+
+def test_symlinks_in_any_component_are_resolved_before_the_rule(tmp_path: Path):
+    # /tmp/x/sys -> /sys: the root /tmp/x/sys/fs lies below /sys once resolved.
+    (tmp_path / "sys").symlink_to("/sys")
+    (tmp_path / "var").symlink_to("/var")
+    (tmp_path / "var-lib").symlink_to("/var/lib")
+    for root in (tmp_path / "sys" / "fs", tmp_path / "var" / "lib", tmp_path / "var-lib"):
+        with pytest.raises(UnsafeRootError, match="system directory"):
+            safety.check_root(str(root))
 
 
 def test_relative_missing_file_and_symlink_roots_are_refused(tmp_path: Path):
@@ -194,7 +225,9 @@ def test_another_filesystem_below_the_root_is_not_entered(tmp_path: Path, requir
         set_age(mounted, 10)
         plan, _ = run(root)
         assert inside.exists()
-        assert any("another filesystem" in s.reason for s in plan.skipped)
+        assert [s.reason for s in plan.skipped if s.parts == ("ins-gone", "mnt")] == [
+            "a mount point: never entered or deleted"
+        ]
         assert not any(i.rule.value == "orphan" for i in plan.items)
     finally:
         subprocess.run(["umount", str(mounted)], check=True)
@@ -326,30 +359,41 @@ def _build(root: Path, tree) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trees, st.sampled_from([1, 2]))
-def test_a_dry_run_plans_exactly_what_a_real_run_deletes_and_nothing_outside(tree, workers: int):
-    # Batches of one item or so: with two workers, a small tree is shared between threads.
-    with tempfile.TemporaryDirectory() as top, mock.patch.object(deleting, "BATCH_ENTRIES", 1):
-        base = Path(top)
-        root = base / "root"
-        root.mkdir()
-        _build(root, tree)
-        sibling = base / "sibling"
-        _build(sibling, tree)
-        outside = snapshot(sibling)
-        before = snapshot(root)
-        plan = plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=NO_HANDLES)
-        dry = clean(plan, dry_run=True)
-        assert snapshot(root) == before  # a dry run touches nothing
-        real = clean(
-            plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=NO_HANDLES),
-            workers=workers,
-        )
-        planned = {a["path"] for a in dry.to_dict()["actions"] if a["status"] == "planned"}
-        deleted = {a["path"] for a in real.to_dict()["actions"] if a["status"] == "deleted"}
-        assert planned == deleted
-        assert real.failed == 0
-        gone = set(before) - set(snapshot(root))
-        assert all(any(g == p or g.startswith(p + "/") for p in deleted) for g in gone)
-        assert all(not os.path.exists(p) for p in deleted)
-        assert snapshot(sibling) == outside
+@given(trees)
+def test_a_dry_run_plans_exactly_what_a_real_run_deletes_and_nothing_outside(tree):
+    with tempfile.TemporaryDirectory() as top:
+        check_dry_run_matches_real_run(Path(top), tree)
+
+
+def check_dry_run_matches_real_run(base: Path, tree, mount=None) -> None:
+    """Build ``tree`` under ``base/root`` and a copy beside it; plan, dry-run, clean; check.
+
+    ``mount(root, sibling)``, when given, is called after building, to mount things from
+    outside the root into it (the mount tests); it must be undone by the caller.
+    """
+    root = base / "root"
+    root.mkdir()
+    _build(root, tree)
+    sibling = base / "sibling"
+    _build(sibling, tree)
+    if mount is not None:
+        mount(root, sibling)
+    outside = snapshot(sibling)
+    before = snapshot(root)
+    plan = plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=NO_HANDLES)
+    dry = clean(plan, dry_run=True)
+    assert snapshot(root) == before  # a dry run touches nothing
+    real = clean(plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=NO_HANDLES))
+    planned = {a["path"] for a in dry.to_dict()["actions"] if a["status"] == "planned"}
+    deleted = {a["path"] for a in real.to_dict()["actions"] if a["status"] == "deleted"}
+    assert planned == deleted
+    assert real.failed == 0
+    after = snapshot(root)
+    gone = set(before) - set(after)
+    assert all(any(g == p or g.startswith(p + "/") for p in deleted) for g in gone)
+    assert all(not os.path.exists(p) for p in deleted)
+    assert snapshot(sibling) == outside
+    # The report counts every file removed, neither more nor less.
+    removed_files = {g for g in gone if before[g][1] is not None}
+    assert real.totals()["deleted_files"] == len(removed_files)
+    assert real.totals()["deleted_dirs"] == len(gone) - len(removed_files)

@@ -19,6 +19,18 @@ DAY = 86400
 ROOT = "/flash/polardb_dbcluster"
 
 
+@pytest.fixture(autouse=True)
+def fake_mount_ids(monkeypatch):
+    """pyfakefs has devices but no mount ids: a fake fd's mount is its fake device.
+
+    The kernel's mount ids are tested on the real filesystem (tests/integration/
+    test_logs_mounts.py); here a fake fd must not reach the real statx.
+    """
+    from polarstack.cleaners import mounts
+
+    monkeypatch.setattr(mounts, "mount_id", lambda fd: os.fstat(fd).st_dev)
+
+
 def age(fs, path: str, seconds: float, *, is_dir: bool = False, size: int = 10) -> None:
     full = os.path.join(ROOT, path)
     if is_dir:

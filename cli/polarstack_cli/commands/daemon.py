@@ -44,6 +44,7 @@ OBSOLETE_FLAGS = {
     "master": "give the API server in the kubeconfig",
     "develop-mode": "no such mode",
     "node-status-update-frequency": "conditions are written on change and every --heartbeat",
+    "logs-workers": "log files are deleted on one thread",
 }
 
 
@@ -105,10 +106,6 @@ _DEFAULTS = Settings()
     "--days", "--ins-folder-overdue-days", "days", type=click.FloatRange(min=0),
     default=_DEFAULTS.logs.days, show_default=True, help="N of the log rules.",
 )  # fmt: skip
-@click.option(
-    "--logs-workers", type=click.IntRange(1, 16), default=_DEFAULTS.logs.workers,
-    show_default=True, help="Threads that delete log files at once.",
-)  # fmt: skip
 @click.option("--nic", help="Client NIC (default: ccm-config NET_CARD_NAME, else bond1).")
 @click.option("--oob/--no-oob", default=None, help="Report the BMC IP [default: isCheckOObIP].")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True)
@@ -143,7 +140,6 @@ def daemon(
     log_format: str,
     root: str,
     days: float,
-    logs_workers: int,
     nic: str | None,
     oob: bool | None,
     runtime: str,
@@ -180,7 +176,7 @@ def daemon(
     settings = Settings(
         ports=dataclasses.replace(_DEFAULTS.ports, ranges_config_map=ranges_config_map),
         versions=dataclasses.replace(_DEFAULTS.versions, selector=version_selector),
-        logs=dataclasses.replace(_DEFAULTS.logs, root=root, days=days, workers=logs_workers),
+        logs=dataclasses.replace(_DEFAULTS.logs, root=root, days=days),
         net=dataclasses.replace(_DEFAULTS.net, heartbeat=timedelta(seconds=heartbeat)),
         daemon=dataclasses.replace(
             _DEFAULTS.daemon,

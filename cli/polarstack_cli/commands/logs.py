@@ -13,12 +13,12 @@ from polarstack import (
     JobSchedule,
     Kube,
     LiveIds,
+    LogsRun,
     LogsSettings,
     PartialFailureError,
     Publisher,
     human_size,
     parse_rules,
-    read_live_ids,
     resolve_node_name,
     run_logs,
 )
@@ -27,6 +27,7 @@ from polarstack_cli.environment import Environment
 from polarstack_cli.looping import loop_options, run_repeatedly
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.output import default_format, emit
+from polarstack_cli.signals import SignalStop
 
 
 @click.group()
@@ -64,6 +65,12 @@ def _table(env: Environment, report: CleanReport) -> None:
         f"{human_size(totals['freed_bytes'])}"
         + (f"; {totals['failed']} failed" if totals["failed"] else "")
     )
+    if report.interrupted:
+        env.console.print(
+            f"interrupted: {len(report.outcomes)} of {len(plan.items)} planned item(s) "
+            "carried out; the rest were not touched"
+            + ("" if not plan.interrupted else " (the walk itself was stopped)")
+        )
     if env.verbose:
         for action in report.actions():
             error = f"  ({action['error']})" if action["error"] else ""
@@ -113,13 +120,14 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> LiveIds:
+def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> LiveIds | None:
+    """The ids given, or None to read them from ``kube`` (the job does, and reports failure)."""
     if ids_file is not None:
         return LiveIds.read_file(ids_file, extra=ids)
     if ids:
         return LiveIds.given(ids)
     if kube is not None:
-        return read_live_ids(kube)
+        return None
     return LiveIds.unknown("no cluster given and no --live-id / --live-ids-file")
 
 
@@ -160,9 +168,8 @@ def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> 
 @click.option(
     "--workers",
     type=click.IntRange(1, 16),
-    default=LogsSettings.workers,
-    show_default=True,
-    help="Threads that delete at once (1: one at a time).",
+    hidden=True,
+    help="Ignored: deletion runs on one thread (kept so that older scripts still run).",
 )
 @loop_options("6h")
 @global_options
@@ -175,7 +182,7 @@ def clean(
     live_ids_file: str | None,
     rules: str,
     dry_run: bool,
-    workers: int,
+    workers: int | None,
     loop: bool,
     interval: float,
 ) -> None:
@@ -193,8 +200,13 @@ def clean(
     Without them the orphan rule is skipped and the report says why. With a cluster, a run
     that deleted something records an Event on this node.
 
-    Symlinks are never followed nor deleted, other filesystems are not entered, and files a
-    process holds open are kept.
+    Symlinks are never followed nor deleted, mount points (bind mounts included) are never
+    entered, and files a process holds open are kept.
+
+    SIGINT (Ctrl-C) or SIGTERM stops the run after the item in hand: the report of what was
+    deleted is printed (JSON: "interrupted": true) and the exit status is 130 or 143. When
+    the cluster was asked for the live set or the Event and failed, the other rules still
+    run, and the exit status is 4.
 
     \b
     Examples:
@@ -203,6 +215,8 @@ def clean(
     """
     env = options.env
     chosen = parse_rules(rules)
+    if workers is not None:
+        env.warn("--workers is ignored: deletion runs on one thread")
     kube = cluster.connect_cluster(options) if cluster.wanted(options) else None
     publisher: Publisher | None = None
     if kube is not None:
@@ -210,34 +224,50 @@ def clean(
 
         publisher = KubePublisher(kube)
     node = resolve_node_name(options.node_name, environ=env.environ)
+    signals = SignalStop()
 
-    def step() -> CleanReport:
+    def step() -> LogsRun:
         # The live set is read anew each run: instances come and go between runs.
         live = _live_ids(live_id, live_ids_file, kube)
         with _progress(env) as (walked, deleted):
             run = run_logs(
                 live=live,
-                settings=LogsSettings(root=root, days=days, workers=workers),
+                kube=kube,
+                settings=LogsSettings(root=root, days=days),
                 rules=chosen,
                 dry_run=dry_run,
                 node=node,
                 publisher=publisher,
                 walked=walked,
                 deleted=deleted,
+                stop=signals.is_set,
             )
-        report = run.report
         for note in run.notes:
             env.warn(note)
-        emit(env, options.output or default_format(env), report, _table, compact=loop)
-        if report.failed:
-            raise PartialFailureError(
-                f"{report.failed} item(s) could not be deleted; see the report"
-            )
-        return report
+        emit(env, options.output or default_format(env), run.report, _table, compact=loop)
+        return run
+
+    def checked_step() -> LogsRun:
+        run = step()
+        _raise_for_failures(run)
+        return run
 
     if loop:
         timeout = JobSchedule().logs_timeout
-        run_repeatedly(env, "logs", step, interval=interval, timeout=timeout)
+        run_repeatedly(
+            env, "logs", checked_step, interval=interval, timeout=timeout, signals=signals
+        )
     else:
-        with _fewer_collections():
-            step()
+        with _fewer_collections(), signals:
+            run = step()
+        # A stop by signal says so first; then the cluster's failure; then the items'.
+        signals.raise_if_stopped()
+        _raise_for_failures(run)
+
+
+def _raise_for_failures(run: LogsRun) -> None:
+    run.raise_for_cluster()
+    if run.report.failed:
+        raise PartialFailureError(
+            f"{run.report.failed} item(s) could not be deleted; see the report"
+        )

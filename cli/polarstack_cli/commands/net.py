@@ -45,14 +45,18 @@ def _table(env: Environment, probe: NetProbe) -> None:
     env.console.print(table)
 
 
-def _report(env: Environment, probe: NetProbe) -> None:
+def _report(env: Environment, probe: NetProbe, *, loop: bool) -> None:
     for note in probe.notes:
         env.warn(note)
+    if loop:  # a one-shot run ends with these as its error
+        for failure in probe.cluster_failures:
+            env.warn(failure)
     sync = probe.sync
     if sync is None:
         return
     if sync.error:
-        env.warn(f"conditions not written ({sync.error}); retrying after {sync.retry_at}")
+        if loop:
+            env.warn(f"retrying the conditions after {sync.retry_at}")
     elif sync.written:
         changed = ", ".join(
             f"{t.condition.type} {t.previous or 'unset'} -> {t.condition.status}"
@@ -126,14 +130,15 @@ def probe(
     job = NetJob(node=node, nic=nic, check_oob=oob, publisher=publisher, settings=settings)
     if not loop:
         result = job.run()
-        _report(env, result)
+        _report(env, result, loop=False)
         emit(env, options.output or default_format(env), result, _table)
+        result.raise_for_cluster()  # a publication that did not happen: exit 4
         return
 
     def step() -> NetProbe:
         # In a loop only changes are told (stderr); a table every 3 s would drown them.
         probe = job.run()
-        _report(env, probe)
+        _report(env, probe, loop=True)
         return probe
 
     run_repeatedly(env, "net", step, interval=interval, timeout=JobSchedule().net_timeout)

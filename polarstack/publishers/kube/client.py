@@ -240,7 +240,7 @@ class Kube:
                     raise ApiException.from_response(http_resp=response, body=None, data=None)
                 if self.on_write is not None and verb in _WRITE_VERBS:
                     self.on_write(resource)
-                return json.loads(data) if data else {}
+                return _object(data, where)
             except ApiException as exc:
                 status = int(exc.status or 0)
                 retry = status == 429 or status >= 500
@@ -305,6 +305,24 @@ class Kube:
             raise _translate(exc, int(exc.status or 0), where) from None
         except (HTTPError, OSError) as exc:
             raise self._unreachable(where, exc) from None
+
+
+def _object(data: bytes, where: str) -> Object:
+    """The JSON object the server answered; anything else (HTML from a proxy, a list) fails.
+
+    Raises:
+        ClusterError: the answer is not a JSON object.
+    """
+    if not data:
+        return {}
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        shown = data[:60].decode("utf-8", "replace")
+        raise ClusterError(f"the answer to {where} is not JSON: {shown!r}") from None
+    if not isinstance(answer, dict):
+        raise ClusterError(f"the answer to {where} is not a JSON object")
+    return answer
 
 
 def _describe(verb: str, resource: str, namespace: str | None) -> str:

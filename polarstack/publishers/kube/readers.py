@@ -93,15 +93,49 @@ def read_port_ranges(kube: Kube, settings: PortsSettings = PortsSettings()) -> C
     return ClusterRanges(tuple(portranges.merge(found)), tuple(warnings))
 
 
+PAGE_SIZE = 500
+"""Objects asked for per list call; the rest follow page by page (``continue``)."""
+
+
+def list_all(
+    kube: Kube, resource: str, namespace: str | None, query: dict[str, str | None]
+) -> list[Object]:
+    """Every object of a list, page by page until the server says there are no more.
+
+    A page that is not a list of objects with metadata fails the whole listing: a partial
+    answer must never pass for a whole one (the log cleaner would take the instances it
+    misses for deleted ones).
+
+    Raises:
+        ClusterError: a call failed, or an answer is not the list expected.
+    """
+    found: list[Object] = []
+    token: str | None = None
+    while True:
+        page = kube.call(
+            "list", resource, namespace, query={**query, "limit": str(PAGE_SIZE), "continue": token}
+        )
+        items = page.get("items")
+        metadata = page.get("metadata")
+        if not isinstance(items, list) or not isinstance(metadata, dict):
+            raise ClusterError(f"the answer to list {resource} is not a list of {resource}")
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict):
+                raise ClusterError(
+                    f"the answer to list {resource} holds an object without metadata"
+                )
+        found.extend(items)
+        token = metadata.get("continue") or None
+        if token is None:
+            return found
+
+
 def list_config_maps(kube: Kube, label_selector: str) -> list[Object]:
     """ConfigMaps in the platform's namespace that match ``label_selector``.
 
     The versions job reads its version ConfigMaps this way (``VersionsSettings.selector``).
     """
-    answer = kube.call(
-        "list", "configmaps", kube.namespace, query={"labelSelector": label_selector}
-    )
-    return list(answer.get("items") or [])
+    return list_all(kube, "configmaps", kube.namespace, {"labelSelector": label_selector})
 
 
 def list_pods(
@@ -109,23 +143,27 @@ def list_pods(
 ) -> list[Object]:
     """Pods in all namespaces that match the selectors."""
     query = {"labelSelector": label_selector, "fieldSelector": field_selector}
-    answer = kube.call("list", "pods", None, query=query)
-    return list(answer.get("items") or [])
+    return list_all(kube, "pods", None, query)
 
 
 def read_live_ids(kube: Kube, settings: LogsSettings = LogsSettings()) -> LiveIds:  # noqa: B008
     """The live instance ids: values of the instance label on pods in all namespaces.
 
-    An API failure gives an unknown live set (the orphan rule is then skipped), not an error:
-    the other rules still run.
+    Raises:
+        ClusterError: the pods could not all be listed; the live set is then unknown, never
+            smaller than it is.
     """
     label = settings.instance_label
-    try:
-        pods = list_pods(kube, label_selector=label)
-    except ClusterError as exc:
-        return LiveIds.unknown(f"cannot list pods: {exc}")
-    ids = {(pod.get("metadata", {}).get("labels") or {}).get(label, "") for pod in pods}
-    return LiveIds(frozenset(i for i in ids if i), "cluster")
+    pods = list_pods(kube, label_selector=label)
+    ids = set()
+    for pod in pods:
+        labels = pod["metadata"].get("labels") or {}
+        if not isinstance(labels, dict):
+            raise ClusterError("the answer to list pods holds labels that are not a map")
+        value = labels.get(label)
+        if isinstance(value, str) and value:
+            ids.add(value)
+    return LiveIds(frozenset(ids), "cluster")
 
 
 def _host_ports(pod: Object) -> Iterator[PortHolder]:

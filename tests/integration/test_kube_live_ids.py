@@ -1,0 +1,115 @@
+"""The live set is the whole live set: listed page by page, and never taken from a bad answer.
+
+A live set smaller than the truth makes the orphan rule delete a live instance's folder, so
+every answer that is not a complete pod list makes the set unknown (the rule is skipped) and
+the command's exit status 4.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polarstack.errors import ClusterError
+from polarstack.publishers.kube.client import Kube
+from polarstack.publishers.kube.readers import PAGE_SIZE, read_live_ids
+from tests.conftest import CliRunner
+from tests.fakekube import FakeKube
+from tests.logtree import make
+
+LABEL = "apsara.metric.ins_id"
+
+
+def live_pod(number: int) -> dict[str, object]:
+    return {
+        "metadata": {
+            "name": f"db-{number:04d}",
+            "namespace": "db",
+            "labels": {LABEL: f"ins-{number}"},
+        },
+        "spec": {"nodeName": "n1", "containers": []},
+    }
+
+
+def test_pods_are_listed_page_by_page_to_the_end(fake_kube: FakeKube, kube: Kube):
+    count = 2 * PAGE_SIZE + 7
+    for number in range(count):
+        fake_kube.put("pods", live_pod(number))
+    live = read_live_ids(kube)
+    assert live.ids == {f"ins-{n}" for n in range(count)}
+    lists = [r for r in fake_kube.requests if r.verb == "list" and r.resource == "pods"]
+    assert [r.query.get("continue") for r in lists] == [None, str(PAGE_SIZE), str(2 * PAGE_SIZE)]
+    assert all(r.query["limit"] == str(PAGE_SIZE) for r in lists)
+
+
+BAD_ANSWERS = {
+    "html": (200, "text/html", b"<html><body>502 Bad Gateway</body></html>"),
+    "a list": (200, "application/json", b"[]"),
+    "no items": (200, "application/json", b'{"kind": "PodList", "metadata": {}}'),
+    "items not a list": (200, "application/json", b'{"metadata": {}, "items": {}}'),
+    "objects without metadata": (
+        200,
+        "application/json",
+        json.dumps({"metadata": {}, "items": [{"spec": {}}, {"metadata": None}]}).encode(),
+    ),
+    "labels not a map": (
+        200,
+        "application/json",
+        json.dumps({"metadata": {}, "items": [{"metadata": {"labels": ["x"]}}]}).encode(),
+    ),
+    "an error status in HTML": (500, "text/html", b"<html>oops</html>"),
+}
+
+
+@pytest.mark.parametrize("answer", BAD_ANSWERS.values(), ids=BAD_ANSWERS.keys())
+def test_an_answer_that_is_not_a_pod_list_is_an_error(
+    fake_kube: FakeKube, kube: Kube, answer: tuple[int, str, bytes]
+):
+    fake_kube.put("pods", live_pod(1))
+    fake_kube.faults.answer_next = [answer] * 4  # retries of a 500 meet the same answer
+    with pytest.raises(ClusterError):
+        read_live_ids(kube)
+
+
+def test_a_failure_on_a_later_page_fails_the_whole_listing(fake_kube: FakeKube, kube: Kube):
+    for number in range(PAGE_SIZE + 1):
+        fake_kube.put("pods", live_pod(number))
+    # The first page is served; the second finds its continue token expired.
+    original = fake_kube.handle
+
+    def expire_second_page(request):
+        if request.query.get("continue"):
+            request.query["continue"] = str(10 * PAGE_SIZE)
+        return original(request)
+
+    fake_kube.handle = expire_second_page  # type: ignore[method-assign]
+    with pytest.raises(ClusterError, match="continue parameter is too old"):
+        read_live_ids(kube)
+
+
+@pytest.mark.parametrize("answer", BAD_ANSWERS.values(), ids=BAD_ANSWERS.keys())
+def test_logs_clean_runs_the_other_rules_then_exits_4(
+    cli: CliRunner,
+    fake_kube: FakeKube,
+    kubeconfig: Path,
+    tmp_path: Path,
+    answer: tuple[int, str, bytes],
+):
+    root = tmp_path / "logs"
+    make(root / "ins-1" / "data", days=10)
+    make(root / "ins-1" / "postgresql-1.log", days=10)
+    fake_kube.put("pods", live_pod(1))
+    fake_kube.faults.answer_next = [answer] * 4
+    result = cli(
+        ["logs", "clean", "--root", str(root), "--kubeconfig", str(kubeconfig),
+         "--node-name", "n1", "-o", "json"]
+    )  # fmt: skip
+    assert result.status == 4, result.stderr
+    report = json.loads(result.stdout)
+    assert report["live_ids_source"] == "unknown"
+    assert report["skipped_rules"][0]["rule"] == "orphan"
+    assert (root / "ins-1" / "data").exists()  # the folder of a live instance stays
+    assert not (root / "ins-1" / "postgresql-1.log").exists()  # the other rules ran
+    assert result.stderr.strip().splitlines()[-1].startswith("error: live instances not read")

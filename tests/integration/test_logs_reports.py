@@ -1,0 +1,114 @@
+"""The clean report tells the truth: every file removed is counted, and only freed bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from polarstack.cleaners.deleting import clean
+from polarstack.cleaners.logs import LiveIds, plan_clean
+from polarstack.jobs.logs import clean_event
+from polarstack.procfs import OpenHandles
+from tests.conftest import CliRunner
+from tests.fakekube import FakeKube
+from tests.logtree import make, set_age
+
+
+def plan_of(root: Path):
+    return plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=OpenHandles)
+
+
+def test_a_directory_that_gains_a_file_counts_what_was_removed(tmp_path: Path):
+    root = tmp_path / "root"
+    for name in ("a", "b", "sub/c"):
+        make(root / "ins-gone" / name, days=10, content=b"12345")
+    plan = plan_of(root)
+    (item,) = plan.items
+    assert (item.files, item.dirs) == (3, 2)
+    late = root / "ins-gone" / "sub" / "late"
+    late.write_text("written after planning")
+
+    report = clean(plan)
+    (outcome,) = report.outcomes
+    assert outcome.status == "failed"
+    assert f"first: {root}/ins-gone/sub/late: not in the plan" in (outcome.error or "")
+    # a, b and sub/c went; ins-gone/sub and ins-gone stay, holding the late file.
+    assert not any((root / "ins-gone" / n).exists() for n in ("a", "b", "sub/c"))
+    assert late.exists()
+    assert (outcome.files, outcome.dirs, outcome.freed) == (3, 0, 15)
+    totals = report.totals()
+    assert (totals["deleted_files"], totals["deleted_dirs"], totals["freed_bytes"]) == (3, 0, 15)
+    assert totals["failed"] == 1
+    event = clean_event(report)
+    assert event is not None and event.reason == "LogsCleanFailed"
+    assert event.message.startswith("deleted 3 file(s) and 0 directory(ies)")
+
+
+def test_a_hard_linked_file_frees_nothing(tmp_path: Path):
+    root = tmp_path / "root"
+    log = make(root / "ins-live" / "postgresql-1.log", days=10, content=b"x" * 1000)
+    os.link(log, tmp_path / "kept-elsewhere")
+    alone = make(root / "ins-live" / "postgresql-2.log", days=10, content=b"y" * 10)
+    plan = plan_of(root)
+    assert plan.bytes == 10  # planned: only what deleting would free
+
+    report = clean(plan)
+    assert not log.exists() and not alone.exists()
+    assert (tmp_path / "kept-elsewhere").read_bytes() == b"x" * 1000
+    totals = report.totals()
+    assert totals["deleted_files"] == 2
+    assert totals["freed_bytes"] == 10
+
+
+def test_two_links_inside_one_deleted_folder_free_their_data_once(tmp_path: Path):
+    root = tmp_path / "root"
+    first = make(root / "ins-gone" / "first", days=10, content=b"z" * 100)
+    os.link(first, root / "ins-gone" / "second")
+    set_age(root / "ins-gone" / "second", 10)
+    report = clean(plan_of(root))
+    (outcome,) = report.outcomes
+    assert outcome.status == "deleted"
+    assert (outcome.files, outcome.freed) == (2, 100)
+
+
+def test_the_event_gives_the_reports_figures(
+    cli: CliRunner, fake_kube: FakeKube, kubeconfig: Path, tmp_path: Path
+):
+    root = tmp_path / "logs"
+    for name in ("a", "b"):
+        make(root / "ins-gone" / name, days=10, content=b"1234")
+    make(root / "ins-live" / "postgresql-1.log", days=10, content=b"1234")
+    fake_kube.put(
+        "pods",
+        {
+            "metadata": {
+                "name": "db",
+                "namespace": "default",
+                "labels": {"apsara.metric.ins_id": "ins-live"},
+            },
+            "spec": {"nodeName": "n1", "containers": []},
+        },
+    )
+    result = cli(
+        ["logs", "clean", "--root", str(root), "--kubeconfig", str(kubeconfig),
+         "--node-name", "n1", "-o", "json"]
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    totals = json.loads(result.stdout)["totals"]
+    (event,) = fake_kube.writes("events")
+    assert event.body["message"] == (
+        f"deleted {totals['deleted_files']} file(s) and {totals['deleted_dirs']} "
+        f"directory(ies) under {root}, freeing {totals['freed_bytes']} B"
+    )
+    assert (totals["deleted_files"], totals["deleted_dirs"]) == (3, 1)
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_json_says_whether_the_run_was_interrupted(tmp_path: Path, dry_run: bool):
+    root = tmp_path / "root"
+    make(root / "ins-live" / "postgresql-1.log", days=10)
+    report = clean(plan_of(root), dry_run=dry_run)
+    assert report.to_dict()["interrupted"] is False
