@@ -5,9 +5,9 @@ Run:  python bench/logs.py [--instances 200] [--files 1000] [--repeat 3] [--work
 
 Each method gets its own freshly generated, identical tree (same seed): by default 200
 instance folders x 1,000 files (expired and fresh postgresql logs, other files, rm_data_*
-dirs), 10% of the instances orphaned. polarstack runs with its default two deleting threads,
-and with one (``--workers 1``). The previous daemon's procedure forks one ``rm`` per
-file, so it runs on a 20,000-file tree and its per-file cost is reported and scaled.
+dirs), 10% of the instances orphaned. polarstack deletes on one thread. The previous
+daemon's procedure forks one ``rm`` per file, so it runs on a 20,000-file tree and its
+per-file cost is reported and scaled.
 Wall time, peak RSS and CPU time (user, system) come from ``os.wait4`` on each child. The
 methods run ``--repeat`` times, interleaved, and the medians are compared.
 """
@@ -32,7 +32,6 @@ from _common import compile_checkout, polarstack_script
 DAY = 86400
 DRY = "polarstack --dry-run"
 TABLE = "polarstack logs clean -o table"
-ONE = "polarstack ... --workers 1"
 JSON = "polarstack logs clean -o json"
 FIND = "find -delete (+ rm -rf)"
 DAYS = 3
@@ -226,7 +225,6 @@ def measure(args: argparse.Namespace, workdir: str) -> None:
             plan: list[tuple[str, Callable[[], Measured]]] = [
                 (DRY, lambda n=n: polarstack_run(f"dry{n}", "--dry-run", "-o", "table")),
                 (TABLE, lambda n=n: polarstack_run(f"table{n}", "-o", "table")),
-                (ONE, lambda n=n: polarstack_run(f"one{n}", "-o", "table", "--workers", "1")),
                 (FIND, lambda n=n: find_run(f"find{n}")),
                 (JSON, lambda n=n: polarstack_run(f"json{n}", "-o", "json")),
             ]

@@ -245,3 +245,26 @@ def test_logs_clean_with_the_cluster_down_skips_orphan(
     assert (root / "ins-gone" / "data").exists()
     assert not (root / "ins-gone" / "postgresql-1.log").exists()
     assert "could not record the event" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ports", "scan", "--publish", "--range", "5400-5401"],
+        ["net", "probe", "--publish", "--nic", "lo", "--no-oob"],
+        ["logs", "clean", "--live-id", "ins-live"],
+    ],
+    ids=["ports", "net", "logs"],
+)
+def test_a_publication_that_did_not_happen_exits_4(
+    cli: CliRunner, platform: FakeKube, kubeconfig: Path, tmp_path: Path, args: list[str]
+) -> None:
+    # logs: with a cluster its Event is its publication.
+    root = tmp_path / "logs"
+    old(root / "ins-live" / "postgresql-1.log")
+    extra = ["--root", str(root)] if args[0] == "logs" else []
+    platform.faults.outage = True
+    result = cli([*args, *extra, "--kubeconfig", str(kubeconfig), "--node-name", "n1"])
+    assert result.status == 4, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "cannot reach the Kubernetes API server" in last
