@@ -113,3 +113,27 @@ def test_logs_clean_runs_the_other_rules_then_exits_4(
     assert (root / "ins-1" / "data").exists()  # the folder of a live instance stays
     assert not (root / "ins-1" / "postgresql-1.log").exists()  # the other rules ran
     assert result.stderr.strip().splitlines()[-1].startswith("error: live instances not read")
+
+
+def test_a_server_that_never_ends_its_list_is_an_error(fake_kube: FakeKube, kube: Kube):
+    endless = json.dumps(
+        {"metadata": {"continue": "again"}, "items": [live_pod(1)]}
+    ).encode()
+    fake_kube.faults.answer_next = [(200, "application/json", endless)] * 3
+    with pytest.raises(ClusterError, match="repeat a continue token"):
+        read_live_ids(kube)
+
+
+def test_a_listing_longer_than_the_page_bound_is_an_error(
+    fake_kube: FakeKube, kube: Kube, monkeypatch
+):
+    from polarstack.publishers.kube import readers
+
+    monkeypatch.setattr(readers, "PAGE_SIZE", 1)
+    monkeypatch.setattr(readers, "MAX_PAGES", 3)
+    for number in range(3):
+        fake_kube.put("pods", live_pod(number))
+    assert read_live_ids(kube).ids == {"ins-0", "ins-1", "ins-2"}  # three pages: the bound
+    fake_kube.put("pods", live_pod(3))
+    with pytest.raises(ClusterError, match="still more after 3 pages"):
+        read_live_ids(kube)

@@ -96,6 +96,10 @@ def read_port_ranges(kube: Kube, settings: PortsSettings = PortsSettings()) -> C
 PAGE_SIZE = 500
 """Objects asked for per list call; the rest follow page by page (``continue``)."""
 
+MAX_PAGES = 2000
+"""Pages of one listing before it is given up (a million objects): a server that keeps
+answering with a continue token must not keep the job listing for ever."""
+
 
 def list_all(
     kube: Kube, resource: str, namespace: str | None, query: dict[str, str | None]
@@ -111,7 +115,8 @@ def list_all(
     """
     found: list[Object] = []
     token: str | None = None
-    while True:
+    seen: set[str] = set()
+    for _page in range(MAX_PAGES):
         page = kube.call(
             "list", resource, namespace, query={**query, "limit": str(PAGE_SIZE), "continue": token}
         )
@@ -128,6 +133,10 @@ def list_all(
         token = metadata.get("continue") or None
         if token is None:
             return found
+        if not isinstance(token, str) or token in seen:
+            raise ClusterError(f"the answers to list {resource} repeat a continue token")
+        seen.add(token)
+    raise ClusterError(f"list {resource}: still more after {MAX_PAGES} pages; given up")
 
 
 def list_config_maps(kube: Kube, label_selector: str) -> list[Object]:
