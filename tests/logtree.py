@@ -22,3 +22,8 @@ def set_age(path: Path | str, days: float) -> None:
     """Set the mtime (and atime) of ``path`` itself, never a symlink's target."""
     stamp = time.time() - days * DAY
     os.utime(path, (stamp, stamp), follow_symlinks=False)
+
+
+def on_disk(*paths: Path | str) -> int:
+    """Bytes the files take on disk (``st_blocks``): what deleting them frees."""
+    return sum(os.lstat(path).st_blocks * 512 for path in paths)

@@ -33,8 +33,11 @@ from polarstack.cleaners.logs import (
     Rule,
     action_dict,
     expired_before,
+    freed_bytes,
+    read_open_handles_with_files,
 )
 from polarstack.errors import UnsafeRootError
+from polarstack.procfs import OpenHandles
 from polarstack.timefmt import utc_now
 
 
@@ -190,7 +193,7 @@ class CleanReport:
         """
         plan = self.plan
         return {
-            "root": plan.root,
+            "root": plan.path_of(()),
             "days": plan.days,
             "dry_run": self.dry_run,
             "interrupted": self.interrupted,
@@ -221,6 +224,7 @@ def clean(
     clock: Callable[[], datetime] = utc_now,
     progress: Callable[[int, int], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    open_handles: Callable[[], OpenHandles] | None = None,
 ) -> CleanReport:
     """Delete what ``plan`` holds (nothing with ``dry_run``), each item re-checked first.
 
@@ -228,6 +232,9 @@ def clean(
     ``stop`` is asked before each item: once it answers True, the item in hand is finished,
     no other starts, and the report is marked ``interrupted``. An interrupted plan
     (:func:`~.logs.plan_clean` stopped) deletes nothing.
+
+    Before deleting, the open files (``open_handles``, default: one pass over /proc) and
+    the mount tables are read again: what was opened or mounted since planning is kept too.
 
     Example:
         >>> import tempfile
@@ -245,31 +252,50 @@ def clean(
             for item in plan.items
         )
         return CleanReport(plan, True, outcomes)
-    root_info = safety.check_root(plan.root)
-    if (root_info.st_dev, root_info.st_ino) != (plan.root_dev, plan.root_ino):
-        raise UnsafeRootError(f"log root {plan.root!r} was replaced since it was planned")
-    cutoff_ns = expired_before(int(clock().timestamp() * 1e9), plan.days)
+    top = safety.open_root(plan.root)
     results: list[ItemOutcome] = []
     interrupted = False
-    fd = safety.open_root(plan.root, root_info)
-    # The root's mount as it is now: anything on another is a mount point, whatever the
-    # planner saw. The id cannot pass to another mount while the root's fd holds it.
-    root_mount = mounts.mount_id(fd)
-    parents = safety.ParentDirs(fd, root_mount)
     try:
-        for item in plan.items:
-            if stop is not None and stop():
-                interrupted = True
-                break
-            results.append(_carry_out(parents, plan, item, cutoff_ns, root_mount))
-            if progress is not None and len(results) % PROGRESS_EVERY == 0:
-                progress(len(results), len(plan.items))
+        if (top.info.st_dev, top.info.st_ino) != (plan.root_dev, plan.root_ino):
+            raise UnsafeRootError(f"log root {plan.root!r} was replaced since it was planned")
+        handles = (open_handles or read_open_handles_with_files)()
+        # The root's mount as it is now: anything on another is a mount point, whatever the
+        # planner saw. The id cannot pass to another mount while the root's fd holds it.
+        guard = _Guard(
+            root_mount=top.mount,
+            open_files=plan.open_files | handles.files,
+            mount_points=plan.mount_points | mounts.mount_points_below(top.path, top.mount).below,
+            cutoff_ns=expired_before(int(clock().timestamp() * 1e9), plan.days),
+        )
+        parents = safety.ParentDirs(top.fd, top.mount)
+        try:
+            for item in plan.items:
+                if stop is not None and stop():
+                    interrupted = True
+                    break
+                results.append(_carry_out(parents, plan, item, guard))
+                if progress is not None and len(results) % PROGRESS_EVERY == 0:
+                    progress(len(results), len(plan.items))
+        finally:
+            parents.close()
     finally:
-        parents.close()
-        os.close(fd)
+        top.close()
     if progress is not None:
         progress(len(results), len(plan.items))
     return CleanReport(plan, False, tuple(results), interrupted=interrupted)
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """What every deletion of one run is checked against."""
+
+    root_mount: int
+    open_files: frozenset[tuple[int, int]]
+    """(dev, ino) of files held open, when planned or just before deleting."""
+    mount_points: frozenset[tuple[str, ...]]
+    """Mount points the mount tables name (any namespace), when planned or just before."""
+    cutoff_ns: int
+    """Modified before this: older than N days, now."""
 
 
 @dataclass
@@ -297,25 +323,23 @@ class _Removed:
 
 
 def _carry_out(
-    parents: safety.ParentDirs,
-    plan: CleanPlan,
-    item: PlannedItem,
-    cutoff_ns: int,
-    root_mount: int,
+    parents: safety.ParentDirs, plan: CleanPlan, item: PlannedItem, guard: _Guard
 ) -> ItemOutcome:
     entry = item.entry
     removed = _Removed()
     try:
+        if entry.parts in guard.mount_points:
+            raise safety.MountPointError()
         parent = parents.get(entry.parts[:-1])
-        info = _check(parent, entry, plan.open_files)
-        if item.rule is not Rule.ORPHAN and info.st_mtime_ns >= cutoff_ns:
+        info = _check(parent, entry, guard)
+        if item.rule is not Rule.ORPHAN and info.st_mtime_ns >= guard.cutoff_ns:
             raise _ChangedError("no longer old enough")
         if not entry.is_dir:
             os.unlink(entry.name, dir_fd=parent)
             removed.files = 1
-            removed.freed = _freed(info)
+            removed.freed = freed_bytes(info)
             return removed.outcome(item, "deleted")
-        _empty_dir(parent, entry, item.inventory, plan, root_mount, removed)
+        _empty_dir(parent, entry, item.inventory, plan, guard, removed)
         if removed.kept:
             return removed.outcome(
                 item,
@@ -329,12 +353,12 @@ def _carry_out(
     except _ChangedError as exc:
         return removed.outcome(item, "skipped", f"changed since planning: {exc}")
     except safety.MountPointError:
-        return removed.outcome(item, "skipped", f"{MOUNT_POINT} (mounted since planning)")
+        return removed.outcome(item, "skipped", MOUNT_POINT)
     except FileNotFoundError:
         return removed.outcome(item, "skipped", "vanished since planning")
     except OSError as exc:
         if exc.errno == errno.EBUSY:  # the kernel refuses to remove a mount point
-            return removed.outcome(item, "skipped", f"{MOUNT_POINT} (mounted since planning)")
+            return removed.outcome(item, "skipped", MOUNT_POINT)
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             return removed.outcome(
                 item, "skipped", "a directory on its path is no longer a directory"
@@ -342,16 +366,7 @@ def _carry_out(
         return removed.outcome(item, "failed", exc.strerror or str(exc))
 
 
-def _freed(info: os.stat_result) -> int:
-    """Bytes that removing the file of ``info`` (its lstat just before) frees.
-
-    A file with other hard links keeps its data: removing one name frees nothing (the
-    last name's removal frees it, and is counted then).
-    """
-    return info.st_size if info.st_nlink == 1 else 0
-
-
-def _check(dir_fd: int, entry: Entry, open_files: frozenset[tuple[int, int]]) -> os.stat_result:
+def _check(dir_fd: int, entry: Entry, guard: _Guard) -> os.stat_result:
     """Raise _ChangedError unless ``entry`` is still what was planned (and not open)."""
     info = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
     kind_ok = stat.S_ISDIR(info.st_mode) if entry.is_dir else stat.S_ISREG(info.st_mode)
@@ -360,7 +375,7 @@ def _check(dir_fd: int, entry: Entry, open_files: frozenset[tuple[int, int]]) ->
     if not entry.is_dir:
         if info.st_mtime_ns != entry.mtime_ns:
             raise _ChangedError("modified")
-        if (entry.dev, entry.ino) in open_files:
+        if (entry.dev, entry.ino) in guard.open_files:
             raise _ChangedError("open by a process")
     return info
 
@@ -370,7 +385,7 @@ def _empty_dir(
     top: Entry,
     inventory: tuple[Entry, ...],
     plan: CleanPlan,
-    root_mount: int,
+    guard: _Guard,
     removed: _Removed,
 ) -> None:
     """Delete the inventory of ``top``, deepest first, counting into ``removed``."""
@@ -386,10 +401,12 @@ def _empty_dir(
                 removed.keep(plan, (*parts, name), "not in the plan")
                 continue
             try:
-                info = _check(fd, entry, plan.open_files)
+                if entry.parts in guard.mount_points:
+                    raise safety.MountPointError()
+                info = _check(fd, entry, guard)
                 if entry.is_dir:
                     kept_before = removed.kept
-                    child = safety.open_dir(fd, name, root_mount)
+                    child = safety.open_dir(fd, name, guard.root_mount)
                     try:
                         empty(child, entry.parts)
                     finally:
@@ -401,7 +418,7 @@ def _empty_dir(
                 else:
                     os.unlink(name, dir_fd=fd)
                     removed.files += 1
-                    removed.freed += _freed(info)
+                    removed.freed += freed_bytes(info)
             except FileNotFoundError:
                 continue
             except _ChangedError as exc:
@@ -412,7 +429,7 @@ def _empty_dir(
                 else:
                     removed.keep(plan, entry.parts, exc.strerror or str(exc))
 
-    fd = safety.open_dir(parent_fd, top.name, root_mount)
+    fd = safety.open_dir(parent_fd, top.name, guard.root_mount)
     try:
         if os.fstat(fd).st_ino != top.ino:
             raise _ChangedError("replaced by another directory")

@@ -56,6 +56,9 @@ ALL_RULES = tuple(Rule)
 MOUNT_POINT = "a mount point: never entered or deleted"
 """Why a mount point below the root is skipped."""
 
+MAX_DAYS = 100_000
+"""The largest N: about 270 years, far beyond any log and within what a time can hold."""
+
 
 @dataclass(frozen=True)
 class LiveIds:
@@ -81,9 +84,11 @@ class LiveIds:
             UsageError: the file cannot be read.
         """
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read live ids file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"live ids file {path} is not UTF-8 text (byte {exc.start})") from None
         return cls.given([*extra, *text.replace(",", "\n").split()])
 
     @classmethod
@@ -106,8 +111,7 @@ class Entry(NamedTuple):
     ino: int
     mtime_ns: int
     size: int
-    """Bytes deleting it frees: a file's size; 0 for a directory, and for a file with other
-    hard links (its data stays)."""
+    """Bytes deleting it frees (:func:`freed_bytes`); 0 for a directory."""
 
     @property
     def name(self) -> str:
@@ -185,6 +189,8 @@ class CleanPlan:
     root_ino: int
     open_files: frozenset[tuple[int, int]] = field(default=frozenset(), repr=False)
     """(dev, ino) of files processes held open when planned; the executor skips them too."""
+    mount_points: frozenset[tuple[str, ...]] = field(default=frozenset(), repr=False)
+    """Mount points below the root that the mount tables name, in any namespace."""
     interrupted: bool = False
     """The walk was stopped before its end: the plan is partial, and nothing is deleted."""
 
@@ -205,6 +211,16 @@ class CleanPlan:
     def bytes(self) -> int:
         """Bytes the plan would free."""
         return sum(item.bytes for item in self.items)
+
+
+def freed_bytes(info: os.stat_result) -> int:
+    """Bytes on disk that removing the file of ``info`` (its lstat) frees.
+
+    The space allocated (``st_blocks``), not the size: a sparse file frees only its blocks.
+    A file with other hard links keeps its data: removing one name frees nothing (the last
+    name's removal frees it, and is counted then).
+    """
+    return info.st_blocks * 512 if info.st_nlink == 1 else 0
 
 
 def expired_before(now_ns: int, days: float) -> int:
@@ -228,8 +244,9 @@ class _Walk:
 
     root_dev: int
     root_mount: int
-    file_mounts: frozenset[tuple[str, ...]]
-    """Mount points below the root that mountinfo names (files among them are found so)."""
+    mount_points: frozenset[tuple[str, ...]]
+    """Mount points below the root that the mount tables name: files, and mounts of other
+    namespaces, which no fd shows."""
     cutoff_ns: int
     """Modified before this (ns): older than N days (:func:`expired_before`)."""
     rules: frozenset[Rule]
@@ -312,13 +329,14 @@ class _Walk:
         mode = info.st_mode
         if stat.S_ISLNK(mode):  # replaced by a symlink since it was listed
             return SkippedPath(parts, "symlink: never followed or deleted")
-        if info.st_dev != self.root_dev or parts in self.file_mounts:
+        if info.st_dev != self.root_dev or parts in self.mount_points:
             # A directory on the root's device may still be a bind mount: opening it
             # checks its mount (safety.open_dir).
             return SkippedPath(parts, MOUNT_POINT)
         if stat.S_ISREG(mode):
-            freed = info.st_size if info.st_nlink == 1 else 0
-            return Entry(parts, False, info.st_dev, info.st_ino, info.st_mtime_ns, freed)
+            return Entry(
+                parts, False, info.st_dev, info.st_ino, info.st_mtime_ns, freed_bytes(info)
+            )
         if stat.S_ISDIR(mode):
             return Entry(parts, True, info.st_dev, info.st_ino, info.st_mtime_ns, 0)
         return SkippedPath(parts, "not a regular file or directory")
@@ -479,7 +497,8 @@ def plan_clean(
     """Walk ``root`` and return what the rules would delete. Reads only; deletes nothing.
 
     Args:
-        root: the log tree; refused when unsafe (:func:`~polarstack.cleaners.safety.check_root`).
+        root: the log tree; refused when unsafe (:func:`~.safety.open_root`); the plan holds
+            it with its symlinks resolved.
         days: N of the rules: older means age > N x 24 h.
         live: the live instance ids: a :class:`LiveIds`, or plain ids (as ``--live-id``
             gives them). None: unknown, and the orphan rule is skipped.
@@ -498,9 +517,8 @@ def plan_clean(
         >>> plan.items
         ()
     """
-    if not (0 <= days < math.inf):
-        raise UsageError(f"days must be a finite number, not negative: {days}")
-    root_info = safety.check_root(root)
+    if not (0 <= days <= MAX_DAYS):
+        raise UsageError(f"days must be a number from 0 to {MAX_DAYS}, not {days}")
     live_ids = _live_ids(live)
     chosen = frozenset(rules)
     skipped_rules = []
@@ -515,22 +533,27 @@ def plan_clean(
                     Rule.ORPHAN, "the live set is empty: every instance folder would look deleted"
                 )
             )
-    handles = (open_handles or read_open_handles_with_files)()
-    notes = []
-    if not handles.complete:
-        notes.append(
-            f"open-file check incomplete: {handles.unreadable_pids} process(es) could not be "
-            "inspected; files they hold open may be deleted"
-        )
-    planned_at = clock()
-    now_ns = int(planned_at.timestamp() * 1e9)
-    fd = safety.open_root(root, root_info)
-    interrupted = False
+    top = safety.open_root(root)
     try:
+        handles = (open_handles or read_open_handles_with_files)()
+        found = mounts.mount_points_below(top.path, top.mount)
+        notes = []
+        if not handles.complete:
+            notes.append(
+                f"open-file check incomplete: {handles.unreadable_pids} process(es) could not "
+                "be inspected; files they hold open may be deleted"
+            )
+        if found.unreadable:
+            notes.append(
+                f"mount check incomplete: the mount tables of {found.unreadable} process(es) "
+                "could not be read; a mount made in their namespaces is not seen"
+            )
+        planned_at = clock()
+        now_ns = int(planned_at.timestamp() * 1e9)
         walk = _Walk(
-            root_dev=root_info.st_dev,
-            root_mount=mounts.mount_id(fd),
-            file_mounts=mounts.mount_points_below(root),
+            root_dev=top.info.st_dev,
+            root_mount=top.mount,
+            mount_points=found.below,
             cutoff_ns=expired_before(now_ns, days),
             rules=chosen,
             live=live_ids.ids if live_ids.ids else None,
@@ -538,13 +561,15 @@ def plan_clean(
             progress=progress,
             stop=stop,
         )
-        walk.visit(fd, ())
-    except _StoppedError:
-        interrupted = True
+        interrupted = False
+        try:
+            walk.visit(top.fd, ())
+        except _StoppedError:
+            interrupted = True
     finally:
-        os.close(fd)
+        top.close()
     return CleanPlan(
-        root=os.path.normpath(root),
+        root=top.path,
         days=days,
         rules=tuple(r for r in ALL_RULES if r in chosen),
         live_ids_source=live_ids.source,
@@ -553,9 +578,10 @@ def plan_clean(
         skipped=tuple(walk.skipped),
         notes=tuple(notes),
         planned_at=planned_at,
-        root_dev=root_info.st_dev,
-        root_ino=root_info.st_ino,
+        root_dev=top.info.st_dev,
+        root_ino=top.info.st_ino,
         open_files=handles.files,
+        mount_points=found.below,
         interrupted=interrupted,
     )
 

@@ -20,6 +20,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from polarstack.cleaners import mounts
 from polarstack.errors import UnsafeRootError
@@ -32,6 +35,14 @@ SHARED_DIRS = frozenset(
         "/var",
         "/var/lib",
         "/var/log",
+        "/var/tmp",
+        "/var/cache",
+        "/var/spool",
+        "/var/mail",
+        "/var/opt",
+        "/var/backups",
+        "/var/local",
+        "/run/user",
         "/home",
         "/root",
         "/tmp",
@@ -67,8 +78,78 @@ MAX_DEPTH = 32
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def check_root(root: str) -> os.stat_result:
-    """Refuse a root that is unsafe to clean; return its lstat.
+def _normal(root: str) -> str:
+    normal = os.path.normpath(root)
+    if normal.startswith("//"):  # POSIX keeps a leading "//"; the kernel reads it as "/"
+        normal = "/" + normal.lstrip("/")
+    return normal
+
+
+def _refused_directories() -> list[str]:
+    tops = [f"/{name}" for name in _listdir("/") if name.startswith("lib")]
+    return ["/", *SYSTEM_TREES, *sorted(SHARED_DIRS), *tops]
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def _refusal_by_identity(real: str, info: os.stat_result, mount: int) -> str | None:
+    """Why the opened root may not be cleaned although its path passed, or None.
+
+    A bind mount (or a second name) can show a system directory under an innocent path:
+    the directory itself is compared with each refused one, and where it lies on the
+    filesystem of ``/``, the path it has there is judged by the same rule.
+    """
+    for directory in _refused_directories():
+        try:
+            other = os.stat(directory)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            return f"it is {directory} under another name (a bind mount or a link)"
+    slash_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        slash = mounts.source_location("/", mounts.mount_id(slash_fd))
+    finally:
+        os.close(slash_fd)
+    here = mounts.source_location(real, mount)
+    if slash is None or here is None or here[0] != slash[0] or here[1] == real:
+        return None
+    slash_path, here_path = slash[1].rstrip("/"), here[1]
+    if slash_path and not here_path.startswith(slash_path + "/"):
+        return None  # outside what "/" shows: no system directory of ours
+    reason = _refusal("/" + here_path[len(slash_path) :].lstrip("/"))
+    return None if reason is None else f"it is bind-mounted from {here_path}: {reason}"
+
+
+@dataclass(frozen=True)
+class RootDir:
+    """The log root, checked and open."""
+
+    path: str
+    """The root with every symlink resolved: the directory actually cleaned."""
+    fd: int
+    info: os.stat_result
+    mount: int
+    """Its mount id: any directory on another mount below it is a mount point."""
+
+    def close(self) -> None:
+        """Close the fd."""
+        os.close(self.fd)
+
+
+def open_root(root: str) -> RootDir:
+    """Check the log root, open it, and check the directory opened; the caller closes it.
+
+    The path is resolved (``realpath``: symlinks in every component, then ``..``) and the
+    rules apply to it; the directory is then opened from ``/`` one component at a time with
+    ``O_NOFOLLOW``, so a component swapped for a symlink after the check fails the open
+    instead of leading elsewhere. The directory opened must not be a refused one under
+    another name (see :func:`_refusal_by_identity`).
 
     Raises:
         UnsafeRootError: relative, missing, not a directory, a symlink, or a system
@@ -76,34 +157,55 @@ def check_root(root: str) -> os.stat_result:
     """
     if not os.path.isabs(root):
         raise UnsafeRootError(f"refusing log root {root!r}: not an absolute path")
-    normal = os.path.normpath(root)
-    if normal.startswith("//"):  # POSIX keeps a leading "//"; the kernel reads it as "/"
-        normal = "/" + normal.lstrip("/")
-    for candidate in (normal, os.path.realpath(normal)):
+    real = os.path.realpath(root)
+    for candidate in (_normal(root), real):
         reason = _refusal(candidate)
         if reason is not None:
             raise UnsafeRootError(f"refusing log root {root!r}: {reason}")
     try:
-        info = os.lstat(normal)
+        given = os.lstat(root)
     except FileNotFoundError:
         raise UnsafeRootError(f"refusing log root {root!r}: it does not exist") from None
     except OSError as exc:
         raise UnsafeRootError(f"refusing log root {root!r}: {exc.strerror}") from exc
-    if stat.S_ISLNK(info.st_mode):
+    if stat.S_ISLNK(given.st_mode):
         raise UnsafeRootError(f"refusing log root {root!r}: it is a symlink")
-    if not stat.S_ISDIR(info.st_mode):
+    if not stat.S_ISDIR(given.st_mode):
         raise UnsafeRootError(f"refusing log root {root!r}: not a directory")
-    return info
-
-
-def open_root(root: str, expected: os.stat_result) -> int:
-    """Open the root as a directory fd, checking it is still the directory that was checked."""
-    fd = os.open(os.path.normpath(root), _DIR_FLAGS)
-    info = os.fstat(fd)
-    if (info.st_dev, info.st_ino) != (expected.st_dev, expected.st_ino):
+    fd = os.open("/", _DIR_FLAGS)
+    try:
+        for part in real.split("/"):
+            if part:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+        info = os.fstat(fd)
+        mount = mounts.mount_id(fd)
+        reason = _refusal_by_identity(real, info, mount)
+    except OSError as exc:
         os.close(fd)
-        raise UnsafeRootError(f"log root {root!r} was replaced while the cleaner ran")
-    return fd
+        raise UnsafeRootError(
+            f"refusing log root {root!r}: {real} changed while it was checked "
+            f"({exc.strerror or exc})"
+        ) from exc
+    except BaseException:
+        os.close(fd)
+        raise
+    if reason is not None:
+        os.close(fd)
+        raise UnsafeRootError(f"refusing log root {root!r}: {reason}")
+    return RootDir(real, fd, info, mount)
+
+
+def check_root(root: str) -> os.stat_result:
+    """Refuse a root that is unsafe to clean (:func:`open_root`); return the directory's stat.
+
+    Raises:
+        UnsafeRootError: as :func:`open_root`.
+    """
+    opened = open_root(root)
+    opened.close()
+    return opened.info
 
 
 class MountPointError(OSError):
@@ -133,17 +235,29 @@ def open_dir(parent_fd: int, name: str, root_mount: int) -> int:
     return fd
 
 
+REUSE_SECONDS = 0.1
+"""How long an opened chain of directory fds is reused before it is opened anew."""
+
+
 class ParentDirs:
     """Directory fds opened component by component from the root, reused for siblings.
 
     Plans list siblings one after another, so consecutive deletions share their parent;
     reopening the same chain for each of 100,000 files would dominate the run. An fd stays
-    bound to the directory it opened, so reuse never redirects a deletion.
+    bound to the directory it opened, so reuse never redirects a deletion to other files;
+    but a directory renamed out of the root keeps its fd. So a chain is reused for at most
+    :data:`REUSE_SECONDS`, then opened again from the root: a rename during a long pause (a
+    slow disk) is then seen, and the window left is of the order of the one between any
+    check and the deletion after it.
     """
 
-    def __init__(self, root_fd: int, root_mount: int) -> None:
+    def __init__(
+        self, root_fd: int, root_mount: int, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._root_fd = root_fd
         self._root_mount = root_mount
+        self._monotonic = monotonic
+        self._opened_at = 0.0
         self._parts: tuple[str, ...] = ()
         self._fds: list[int] = []
 
@@ -153,6 +267,10 @@ class ParentDirs:
         Raises:
             MountPointError: a component is a mount point.
         """
+        now = self._monotonic()
+        if now - self._opened_at > REUSE_SECONDS:
+            self.close()
+            self._opened_at = now
         if parts != self._parts:
             keep = 0
             while keep < min(len(parts), len(self._parts)) and parts[keep] == self._parts[keep]:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from polarstack.units import human_size
 from tests.conftest import CliRunner
+from tests.logtree import on_disk
 
 
 def old(path: Path, days: float = 10) -> Path:
@@ -54,13 +56,14 @@ def test_dry_run_json(cli: CliRunner, tree: Path):
 
 
 def test_real_run_deletes_and_counts(cli: CliRunner, tree: Path):
+    freed = on_disk(tree / "ins-live" / "postgresql-1.log", tree / "ins-gone" / "data")
     result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live", "-o", "json"])
     totals = json.loads(result.stdout)["totals"]
     assert totals == {
         "deleted_files": 2,
         "deleted_dirs": 1,
-        "freed_bytes": 200,
-        "planned_bytes": 200,
+        "freed_bytes": freed,
+        "planned_bytes": freed,
         "failed": 0,
     }
     assert not (tree / "ins-gone").exists()
@@ -97,6 +100,14 @@ def test_table_rows_count_per_rule(cli: CliRunner, tree: Path):
     held = old(tree / "ins-live" / "postgresql-2.log")
     removed = old(tree / "ins-live" / "data" / "rm_data_1" / "chunk").parent
     os.utime(removed, (time.time() - 10 * 86400,) * 2)
+    sizes = {
+        rule: human_size(on_disk(path))
+        for rule, path in (
+            ("orphan", tree / "ins-gone" / "data"),
+            ("expired-log", tree / "ins-live" / "postgresql-1.log"),
+            ("expired-removed-data", removed / "chunk"),
+        )
+    }
     with held.open():  # open by a process: the expired-log rule skips it
         result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live"], tty=True)
     rows = {}
@@ -105,9 +116,9 @@ def test_table_rows_count_per_rule(cli: CliRunner, tree: Path):
         if cells and cells[0] in ("orphan", "expired-log", "expired-removed-data"):
             rows[cells[0]] = cells[1:]
     assert rows == {
-        "orphan": ["1", "100 B", "0", "0"],
-        "expired-log": ["1", "100 B", "1", "0"],
-        "expired-removed-data": ["1", "100 B", "0", "0"],
+        "orphan": ["1", sizes["orphan"], "0", "0"],
+        "expired-log": ["1", sizes["expired-log"], "1", "0"],
+        "expired-removed-data": ["1", sizes["expired-removed-data"], "0", "0"],
     }, result.stdout
     assert held.exists() and not (tree / "ins-live" / "postgresql-1.log").exists()
 
@@ -119,6 +130,9 @@ def test_table_rows_count_per_rule(cli: CliRunner, tree: Path):
         (["--root", "relative"], 3, "not an absolute path"),
         (["--rules", "orphans"], 2, "unknown rule 'orphans'"),
         (["--days", "-1"], 2, "--days"),
+        (["--days", "1e300"], 2, "days must be a number from 0 to 100000"),
+        (["--root", "/var/tmp"], 3, "system directory"),
+        (["--root", "/var/lib/../log"], 3, "system directory"),
         (["--workers", "0"], 2, "--workers"),
         (["--live-ids-file", "/nonexistent/ids"], 2, "cannot read live ids file /nonexistent/ids"),
     ],
@@ -133,6 +147,48 @@ def test_errors(cli: CliRunner, tree: Path, args, status: int, message: str):
     assert result.status == status
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_live_ids_file_that_is_not_text_is_a_usage_error(
+    cli: CliRunner, tree: Path, tmp_path: Path
+):
+    ids = tmp_path / "ids"
+    ids.write_bytes(b"ins-live\n\xff\xfe\n")
+    result = cli(["logs", "clean", "--root", str(tree), "--live-ids-file", str(ids)])
+    assert result.status == 2
+    assert result.stderr == f"error: live ids file {ids} is not UTF-8 text (byte 9)\n"
+    assert (tree / "ins-gone").exists()
+
+
+def test_a_root_through_a_symlink_and_dot_dot_is_the_directory_the_kernel_finds(
+    cli: CliRunner, tmp_path: Path
+):
+    # current -> store/logroot/ins-1: "current/.." is store/logroot, not the folder of
+    # "current" (which is what dropping "current/.." as text would give).
+    store = tmp_path / "store"
+    old(store / "logroot" / "ins-1" / "postgresql-1.log")
+    old(store / "logroot" / "ins-1" / "data")
+    old(store / "keep" / "important.dat")
+    (tmp_path / "current").symlink_to(store / "logroot" / "ins-1")
+    result = cli(
+        ["logs", "clean", "--root", f"{tmp_path}/current/..", "--live-id", "ins-1", "-o", "json"]
+    )
+    assert result.status == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["root"] == str(store / "logroot")
+    assert [a["path"] for a in report["actions"]] == [
+        str(store / "logroot" / "ins-1" / "postgresql-1.log")
+    ]
+    assert (store / "keep" / "important.dat").exists()
+    assert (store / "logroot" / "ins-1" / "data").exists()
+
+
+def test_a_root_that_is_not_utf8_is_escaped_in_json(cli: CliRunner, tmp_path: Path):
+    root = os.path.join(os.fsencode(tmp_path), b"logs-\xff")
+    os.mkdir(root)
+    result = cli(["logs", "clean", "--root", os.fsdecode(root), "--dry-run", "-o", "json"])
+    assert result.status == 0, result.stderr
+    assert json.loads(result.stdout)["root"] == f"{tmp_path}/logs-\\xff"
 
 
 def test_a_failure_exits_1_after_cleaning_the_rest(cli: CliRunner, tree: Path, monkeypatch):

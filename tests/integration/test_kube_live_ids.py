@@ -116,9 +116,7 @@ def test_logs_clean_runs_the_other_rules_then_exits_4(
 
 
 def test_a_server_that_never_ends_its_list_is_an_error(fake_kube: FakeKube, kube: Kube):
-    endless = json.dumps(
-        {"metadata": {"continue": "again"}, "items": [live_pod(1)]}
-    ).encode()
+    endless = json.dumps({"metadata": {"continue": "again"}, "items": [live_pod(1)]}).encode()
     fake_kube.faults.answer_next = [(200, "application/json", endless)] * 3
     with pytest.raises(ClusterError, match="repeat a continue token"):
         read_live_ids(kube)
@@ -136,4 +134,28 @@ def test_a_listing_longer_than_the_page_bound_is_an_error(
     assert read_live_ids(kube).ids == {"ins-0", "ins-1", "ins-2"}  # three pages: the bound
     fake_kube.put("pods", live_pod(3))
     with pytest.raises(ClusterError, match="still more after 3 pages"):
+        read_live_ids(kube)
+
+
+LYING_PODS = {
+    "a label that is a number": {"apsara.metric.ins_id": 2},
+    "a label that is a map": {"apsara.metric.ins_id": {"x": "y"}},
+    "no labels": None,
+    "other labels only": {"app": "db"},
+}
+
+
+@pytest.mark.parametrize("labels", LYING_PODS.values(), ids=LYING_PODS.keys())
+def test_a_pod_that_cannot_be_read_fails_the_live_set(fake_kube: FakeKube, kube: Kube, labels):
+    pods = [live_pod(1)["metadata"], {"name": "db-2", "namespace": "db", "labels": labels}]
+    page = {"metadata": {}, "items": [{"metadata": meta} for meta in pods]}
+    fake_kube.faults.answer_next = [(200, "application/json", json.dumps(page).encode())]
+    with pytest.raises(ClusterError, match=r"'db-2' without a apsara\.metric\.ins_id label"):
+        read_live_ids(kube)
+
+
+def test_a_page_that_says_more_follow_without_a_token_fails(fake_kube: FakeKube, kube: Kube):
+    page = {"metadata": {"remainingItemCount": 1}, "items": [live_pod(1)]}
+    fake_kube.faults.answer_next = [(200, "application/json", json.dumps(page).encode())]
+    with pytest.raises(ClusterError, match="more follow"):
         read_live_ids(kube)

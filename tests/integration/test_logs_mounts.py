@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -181,13 +182,37 @@ def test_a_mount_made_after_planning_is_not_entered(tmp_path: Path, outside: Pat
     report = clean(plan)
     assert snapshot(outside) == before
     by_path = {o.item.path: o for o in report.outcomes}
-    # The lstat before deletion sees the mount's root, not the planned inode.
+    # The mount tables, read again before deleting, name both mount points.
     assert by_path["ins-live/rm_data_1"].status == "skipped"
+    assert by_path["ins-live/rm_data_1"].error == MOUNT_POINT
     gone = by_path["ins-gone"]
     assert gone.status == "failed"
-    assert f"kept 1 entry (first: {root}/ins-gone/data: changed since planning" in (
-        gone.error or ""
+    assert (
+        gone.error
+        == f"kept 1 entry (first: {root}/ins-gone/data: {MOUNT_POINT}); the directory stays"
     )
+    assert report.totals()["deleted_files"] == 0
+
+
+def test_a_mount_made_while_deleting_is_found_on_the_fd(tmp_path: Path, mounted: Mounts):
+    # A directory bound onto itself keeps its inode, so only its mount id tells: the mount
+    # is made after the executor read the mount tables, just before the item is deleted.
+    root = tmp_path / "root"
+    for name in ("a", "b"):
+        make(root / "ins-gone" / "data" / name, days=10)
+    plan = plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=OpenHandles)
+    data = root / "ins-gone" / "data"
+
+    def mount_then_go_on() -> bool:
+        if not mounted.points:
+            mounted.bind(data, data)
+        return False
+
+    report = clean(plan, stop=mount_then_go_on)
+    (outcome,) = report.outcomes
+    assert outcome.status == "failed"
+    assert outcome.error == f"kept 1 entry (first: {data}: {MOUNT_POINT}); the directory stays"
+    assert (data / "a").exists() and (data / "b").exists()
     assert report.totals()["deleted_files"] == 0
 
 
@@ -214,6 +239,44 @@ def test_the_root_itself_may_be_a_mount(tmp_path: Path, outside: Path, mounted: 
     assert not (outside / "postgresql-1.log").exists()
 
 
+def test_a_mount_of_another_namespace_is_never_removed(tmp_path: Path, outside: Path, mounted):
+    # Seen from here the mount points are plain directories; removing one would make the
+    # kernel detach the other namespace's mount (a tmpfs and its data would be gone).
+    require(shutil.which("unshare") is not None, "unshare is not installed (util-linux)")
+    root = tmp_path / "root"
+    make(root / "ins-gone" / "sub" / "x", days=10)
+    make(root / "ins-gone" / "postgresql-0.log", days=10)
+    (root / "ins-tmp" / "data").mkdir(parents=True)
+    set_age(root / "ins-tmp" / "data", 10)
+    set_age(root / "ins-tmp", 10)
+    ready = tmp_path / "ready"
+    script = (
+        f"mount --bind {outside} {root}/ins-gone/sub && "
+        f"mount -t tmpfs -o size=1m t {root}/ins-tmp/data && "
+        f"echo kept > {root}/ins-tmp/data/file && touch {ready} && exec sleep 60"
+    )
+    other = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists() and other.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        require(ready.exists(), "cannot make a mount namespace here")
+        plan, _dry = run(root, dry_run=True)
+        reasons = skipped_reasons(plan)
+        assert reasons["ins-gone/sub"] == MOUNT_POINT
+        assert reasons["ins-tmp/data"] == MOUNT_POINT
+        assert [item.path for item in plan.items] == ["ins-gone/postgresql-0.log"]
+        _, report = run(root)
+        assert report.failed == 0
+        table = Path(f"/proc/{other.pid}/mountinfo").read_text()
+        assert f"{root}/ins-gone/sub " in table and f"{root}/ins-tmp/data " in table
+        inside = Path(f"/proc/{other.pid}/root") / str(root).lstrip("/") / "ins-tmp/data/file"
+        assert inside.read_text() == "kept\n"
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_mount_ids_tell_a_same_filesystem_bind_mount_apart(tmp_path: Path, mounted: Mounts):
     source, target = tmp_path / "source", tmp_path / "target"
     source.mkdir()
@@ -228,18 +291,45 @@ def test_mount_ids_tell_a_same_filesystem_bind_mount_apart(tmp_path: Path, mount
     (parent, parent_proc), (src, src_proc), (bound, bound_proc) = ids
     assert (parent, src, bound) == (parent_proc, src_proc, bound_proc)  # statx = fdinfo
     assert parent == src != bound
-    assert mounts.mount_points_below(str(tmp_path)) == {("target",)}
+    found = mounts.mount_points_below(str(tmp_path), parent)
+    assert ("target",) in found.below
 
 
-def test_mountinfo_paths_with_odd_bytes(tmp_path: Path):
-    info = tmp_path / "mountinfo"
-    info.write_bytes(
-        b"36 35 98:0 / /flash/root/ins\\040a/b\\012c rw - ext4 /dev/x rw\n"
-        b"37 35 98:0 / /flash/rootless rw - ext4 /dev/x rw\n"
-        b"38 35 98:0 / /flash/root rw - ext4 /dev/x rw\n"
-    )
-    found = mounts.mount_points_below("/flash/root", str(info))
-    assert found == {("ins a", "b\nc")}
+def fake_proc(tmp_path: Path, tables: dict[str, bytes | None]) -> Path:
+    """A /proc with a mount table and a mount namespace per pid (``None``: unreadable)."""
+    proc = tmp_path / "proc"
+    for pid, table in tables.items():
+        (proc / pid / "ns").mkdir(parents=True)
+        if table is None:
+            (proc / pid / "mountinfo").mkdir()  # reading it fails, not as a gone process
+        else:
+            (proc / pid / "mountinfo").write_bytes(table)
+        (proc / pid / "ns" / "mnt").write_text(pid)
+    return proc
+
+
+HOST = (
+    b"20 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+    b"31 20 8:1 /other /flash/root/ins\\040a/b\\012c rw - ext4 /dev/sda1 rw\n"
+    b"32 20 8:1 / /flash/rootless rw - ext4 /dev/sda1 rw\n"
+    b"33 20 0:40 / /flash/root/ins-2/tmp rw - tmpfs t rw\n"
+)
+CONTAINER = (  # the agent's pod: the root is a hostPath mount at /data
+    b"100 99 0:50 / / rw - overlay o rw\n"
+    b"101 100 8:1 /flash/root /data rw - ext4 /dev/sda1 rw\n"
+    b"102 101 0:60 / /data/ins-1/backup rw - tmpfs t rw\n"
+    b"103 100 0:61 / /other rw - tmpfs t rw\n"
+)
+
+
+def test_mount_points_of_every_namespace_are_found_where_they_really_lie(tmp_path: Path):
+    proc = fake_proc(tmp_path, {"self": HOST, "42": CONTAINER, "43": b"", "44": None})
+    found = mounts.mount_points_below("/flash/root", 20, proc=str(proc))
+    assert found.below == {("ins a", "b\nc"), ("ins-2", "tmp"), ("ins-1", "backup")}
+    assert found.unreadable == 1
+    # Seen from the pod: the same mounts, the root being /data there.
+    pod = fake_proc(tmp_path / "pod", {"self": CONTAINER, "1": HOST})
+    assert mounts.mount_points_below("/data", 101, proc=str(pod)).below == found.below
 
 
 # --- the properties, with bind mounts ------------------------------------------------------

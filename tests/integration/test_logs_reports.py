@@ -12,9 +12,10 @@ from polarstack.cleaners.deleting import clean
 from polarstack.cleaners.logs import LiveIds, plan_clean
 from polarstack.jobs.logs import clean_event
 from polarstack.procfs import OpenHandles
+from polarstack.units import human_size
 from tests.conftest import CliRunner
 from tests.fakekube import FakeKube
-from tests.logtree import make, set_age
+from tests.logtree import make, on_disk, set_age
 
 
 def plan_of(root: Path):
@@ -25,6 +26,7 @@ def test_a_directory_that_gains_a_file_counts_what_was_removed(tmp_path: Path):
     root = tmp_path / "root"
     for name in ("a", "b", "sub/c"):
         make(root / "ins-gone" / name, days=10, content=b"12345")
+    freed = on_disk(*(root / "ins-gone" / n for n in ("a", "b", "sub/c")))
     plan = plan_of(root)
     (item,) = plan.items
     assert (item.files, item.dirs) == (3, 2)
@@ -38,40 +40,56 @@ def test_a_directory_that_gains_a_file_counts_what_was_removed(tmp_path: Path):
     # a, b and sub/c went; ins-gone/sub and ins-gone stay, holding the late file.
     assert not any((root / "ins-gone" / n).exists() for n in ("a", "b", "sub/c"))
     assert late.exists()
-    assert (outcome.files, outcome.dirs, outcome.freed) == (3, 0, 15)
+    assert (outcome.files, outcome.dirs, outcome.freed) == (3, 0, freed)
     totals = report.totals()
-    assert (totals["deleted_files"], totals["deleted_dirs"], totals["freed_bytes"]) == (3, 0, 15)
+    assert (totals["deleted_files"], totals["deleted_dirs"]) == (3, 0)
+    assert totals["freed_bytes"] == freed
     assert totals["failed"] == 1
     event = clean_event(report)
     assert event is not None and event.reason == "LogsCleanFailed"
     assert event.message.startswith("deleted 3 file(s) and 0 directory(ies)")
 
 
+def test_a_sparse_file_frees_its_blocks_not_its_size(tmp_path: Path):
+    root = tmp_path / "root"
+    log = root / "ins-live" / "postgresql-1.log"
+    log.parent.mkdir(parents=True)
+    with log.open("wb") as f:
+        f.truncate(1 << 40)  # 1 TiB long, no block written
+    set_age(log, 10)
+    blocks = on_disk(log)
+    report = clean(plan_of(root))
+    assert report.totals()["freed_bytes"] == blocks < 1 << 20
+
+
 def test_a_hard_linked_file_frees_nothing(tmp_path: Path):
     root = tmp_path / "root"
-    log = make(root / "ins-live" / "postgresql-1.log", days=10, content=b"x" * 1000)
+    log = make(root / "ins-live" / "postgresql-1.log", days=10, content=b"x" * 10000)
     os.link(log, tmp_path / "kept-elsewhere")
     alone = make(root / "ins-live" / "postgresql-2.log", days=10, content=b"y" * 10)
+    freed = on_disk(alone)
     plan = plan_of(root)
-    assert plan.bytes == 10  # planned: only what deleting would free
+    assert plan.bytes == freed  # planned: only what deleting would free
 
     report = clean(plan)
     assert not log.exists() and not alone.exists()
-    assert (tmp_path / "kept-elsewhere").read_bytes() == b"x" * 1000
+    assert (tmp_path / "kept-elsewhere").read_bytes() == b"x" * 10000
     totals = report.totals()
     assert totals["deleted_files"] == 2
-    assert totals["freed_bytes"] == 10
+    assert totals["freed_bytes"] == freed
 
 
 def test_two_links_inside_one_deleted_folder_free_their_data_once(tmp_path: Path):
     root = tmp_path / "root"
-    first = make(root / "ins-gone" / "first", days=10, content=b"z" * 100)
+    first = make(root / "ins-gone" / "first", days=10, content=b"z" * 10000)
     os.link(first, root / "ins-gone" / "second")
     set_age(root / "ins-gone" / "second", 10)
+    data = on_disk(first)
+    assert data > 0
     report = clean(plan_of(root))
     (outcome,) = report.outcomes
     assert outcome.status == "deleted"
-    assert (outcome.files, outcome.freed) == (2, 100)
+    assert (outcome.files, outcome.freed) == (2, data)
 
 
 def test_the_event_gives_the_reports_figures(
@@ -101,7 +119,7 @@ def test_the_event_gives_the_reports_figures(
     (event,) = fake_kube.writes("events")
     assert event.body["message"] == (
         f"deleted {totals['deleted_files']} file(s) and {totals['deleted_dirs']} "
-        f"directory(ies) under {root}, freeing {totals['freed_bytes']} B"
+        f"directory(ies) under {root}, freeing {human_size(totals['freed_bytes'])}"
     )
     assert (totals["deleted_files"], totals["deleted_dirs"]) == (3, 1)
 

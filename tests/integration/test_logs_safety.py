@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from polarstack.errors import UnsafeRootError
 from polarstack.pathtext import parse
 from polarstack.procfs import OpenHandles
 from tests.conftest import require
-from tests.logtree import make, set_age
+from tests.logtree import make, on_disk, set_age
 
 NO_HANDLES = OpenHandles
 
@@ -288,7 +289,7 @@ def test_one_failing_path_is_reported_and_the_run_goes_on(tmp_path: Path, monkey
     root = tmp_path / "root"
     first = make(root / "ins-live" / "postgresql-1.log", days=10)
     second = make(root / "ins-live" / "postgresql-2.log", days=10)
-    second_size = second.stat().st_size
+    second_size = on_disk(second)
     real_unlink = os.unlink
 
     def refuse_first(path, *, dir_fd=None):
@@ -397,3 +398,48 @@ def check_dry_run_matches_real_run(base: Path, tree, mount=None) -> None:
     removed_files = {g for g in gone if before[g][1] is not None}
     assert real.totals()["deleted_files"] == len(removed_files)
     assert real.totals()["deleted_dirs"] == len(gone) - len(removed_files)
+
+
+def test_a_directory_renamed_out_of_the_root_during_a_pause_is_not_followed(
+    tmp_path: Path, monkeypatch
+):
+    # The executor reuses its directory fds between siblings; after a pause longer than
+    # REUSE_SECONDS it opens them again from the root, so a rename out is seen.
+    monkeypatch.setattr(safety, "REUSE_SECONDS", 0.05)
+    root = tmp_path / "root"
+    logs = [make(root / "ins-1" / "log" / f"postgresql-{n}.log", days=10) for n in range(3)]
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    plan = plan_clean(str(root), live=LiveIds.given(["ins-1"]), open_handles=NO_HANDLES)
+    asked = []
+
+    def move_the_directory_out_after_the_first_item() -> bool:
+        asked.append(1)
+        if len(asked) == 2:
+            os.rename(root / "ins-1" / "log", archive / "log")
+            (root / "ins-1" / "log").mkdir()
+            time.sleep(0.1)
+        return False
+
+    report = clean(plan, stop=move_the_directory_out_after_the_first_item)
+    assert [o.status for o in report.outcomes] == ["deleted", "skipped", "skipped"]
+    later = sorted(item.entry.name for item in plan.items[1:])
+    assert sorted(p.name for p in (archive / "log").iterdir()) == later
+    assert len(logs) == 3 and len(later) == 2
+
+
+def test_a_file_opened_after_planning_is_kept(tmp_path: Path):
+    root = tmp_path / "root"
+    log = make(root / "ins-live" / "postgresql-1.log", days=10)
+    make(root / "ins-gone" / "held", days=10)
+    plan = plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=NO_HANDLES)
+    assert len(plan.items) == 2
+    with log.open(), (root / "ins-gone" / "held").open():
+        report = clean(plan)  # reads the open files again before deleting
+    statuses = {o.item.path: (o.status, o.error) for o in report.outcomes}
+    assert statuses["ins-live/postgresql-1.log"] == (
+        "skipped",
+        "changed since planning: open by a process",
+    )
+    assert statuses["ins-gone"][0] == "failed" and "open by a process" in statuses["ins-gone"][1]
+    assert log.exists() and (root / "ins-gone" / "held").exists()

@@ -260,8 +260,9 @@ def clean(
     else:
         with _fewer_collections(), signals:
             run = step()
-        # A stop by signal says so first; then the cluster's failure; then the items'.
-        signals.raise_if_stopped()
+        # A run a signal cut short says so first; then the cluster's failure; the items'.
+        if run.report.interrupted:
+            signals.raise_if_stopped()
         _raise_for_failures(run)
 
 

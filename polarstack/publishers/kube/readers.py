@@ -124,6 +124,8 @@ def list_all(
         metadata = page.get("metadata")
         if not isinstance(items, list) or not isinstance(metadata, dict):
             raise ClusterError(f"the answer to list {resource} is not a list of {resource}")
+        if metadata.get("remainingItemCount") and not metadata.get("continue"):
+            raise ClusterError(f"the answer to list {resource} says more follow, but not how")
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict):
                 raise ClusterError(
@@ -166,11 +168,16 @@ def read_live_ids(kube: Kube, settings: LogsSettings = LogsSettings()) -> LiveId
     pods = list_pods(kube, label_selector=label)
     ids = set()
     for pod in pods:
-        labels = pod["metadata"].get("labels") or {}
-        if not isinstance(labels, dict):
-            raise ClusterError("the answer to list pods holds labels that are not a map")
-        value = labels.get(label)
-        if isinstance(value, str) and value:
+        # The selector asks for pods that carry the label: one without it, or with a value
+        # that is no name, is an answer that cannot be trusted, not a pod to leave out.
+        labels = pod["metadata"].get("labels")
+        value = labels.get(label) if isinstance(labels, dict) else None
+        if not isinstance(value, str):
+            name = pod["metadata"].get("name")
+            raise ClusterError(
+                f"the answer to list pods holds pod {name!r} without a {label} label"
+            )
+        if value:
             ids.add(value)
     return LiveIds(frozenset(ids), "cluster")
 
