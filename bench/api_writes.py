@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from polarstack.jobs.net import NetJob
 from polarstack.jobs.ports import run_ports
+from polarstack.kube.client import ClusterTarget, connect
 from polarstack.portranges import PortRange
 from polarstack.publishers.kube import KubePublisher
-from polarstack.publishers.kube.client import ClusterTarget, connect
 from polarstack.scanners.network import LinkState, NicStatus
 from polarstack.scanners.ports import scan_ports
 from polarstack.scanners.sockets import RawSocket

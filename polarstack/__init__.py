@@ -38,13 +38,13 @@ _EXPORTS: dict[str, str] = {
     "ClusterError": "polarstack.errors",
     "ClusterForbiddenError": "polarstack.errors",
     "ClusterSettings": "polarstack.settings",
-    "ClusterTarget": "polarstack.publishers.kube.client",
+    "ClusterTarget": "polarstack.kube.client",
     "ClusterUnreachableError": "polarstack.errors",
     "Condition": "polarstack.publishers.base",
     "ConditionManager": "polarstack.publishers.conditions",
     "ConfigMapDoc": "polarstack.publishers.base",
     "ConfigurationError": "polarstack.errors",
-    "ControllerConfig": "polarstack.publishers.kube.readers",
+    "ControllerConfig": "polarstack.kube.readers",
     "Daemon": "polarstack.daemon.service",
     "DaemonSettings": "polarstack.settings",
     "Health": "polarstack.runner",
@@ -55,7 +55,7 @@ _EXPORTS: dict[str, str] = {
     "JobLoop": "polarstack.runner",
     "JobOptions": "polarstack.daemon.service",
     "JobSchedule": "polarstack.settings",
-    "Kube": "polarstack.publishers.kube.client",
+    "Kube": "polarstack.kube.client",
     "KubePublisher": "polarstack.publishers.kube",
     "LinkState": "polarstack.scanners.network",
     "LiveIds": "polarstack.cleaners.logs",
@@ -95,8 +95,8 @@ _EXPORTS: dict[str, str] = {
     "VersionsSettings": "polarstack.settings",
     "__version__": "polarstack._version",
     "clean": "polarstack.cleaners.deleting",
-    "cluster_configured": "polarstack.publishers.kube.client",
-    "connect": "polarstack.publishers.kube.client",
+    "cluster_configured": "polarstack.kube.client",
+    "connect": "polarstack.kube.client",
     "human_size": "polarstack.units",
     "install_units": "polarstack.systemd",
     "open_runtime": "polarstack.scanners.runtimes",
@@ -109,11 +109,11 @@ _EXPORTS: dict[str, str] = {
     "parse_versions_file": "polarstack.scanners.versions",
     "plan_clean": "polarstack.cleaners.logs",
     "probe_network": "polarstack.jobs.net",
-    "read_controller_config": "polarstack.publishers.kube.readers",
-    "read_host_ports": "polarstack.publishers.kube.readers",
-    "read_live_ids": "polarstack.publishers.kube.readers",
-    "read_net_card_name": "polarstack.publishers.kube.readers",
-    "read_port_ranges": "polarstack.publishers.kube.readers",
+    "read_controller_config": "polarstack.kube.readers",
+    "read_host_ports": "polarstack.kube.readers",
+    "read_live_ids": "polarstack.kube.readers",
+    "read_net_card_name": "polarstack.kube.readers",
+    "read_port_ranges": "polarstack.kube.readers",
     "resolve_node_name": "polarstack.nodename",
     "run_logs": "polarstack.jobs.logs",
     "run_ports": "polarstack.jobs.ports",
@@ -158,18 +158,13 @@ if TYPE_CHECKING:
     from polarstack.jobs.net import NetJob, NetProbe, net_options, probe_network
     from polarstack.jobs.ports import PortsRun, run_ports
     from polarstack.jobs.versions import VersionsRun, run_versions, watch_versions
-    from polarstack.nodename import NodeName, resolve_node_name
-    from polarstack.portranges import PortRange, parse_annotation, parse_ranges
-    from polarstack.publishers.base import Condition, ConfigMapDoc, NodeEvent, Outcome, Publisher
-    from polarstack.publishers.conditions import ConditionManager
-    from polarstack.publishers.kube import KubePublisher
-    from polarstack.publishers.kube.client import (
+    from polarstack.kube.client import (
         ClusterTarget,
         Kube,
         cluster_configured,
         connect,
     )
-    from polarstack.publishers.kube.readers import (
+    from polarstack.kube.readers import (
         ControllerConfig,
         read_controller_config,
         read_host_ports,
@@ -177,6 +172,11 @@ if TYPE_CHECKING:
         read_net_card_name,
         read_port_ranges,
     )
+    from polarstack.nodename import NodeName, resolve_node_name
+    from polarstack.portranges import PortRange, parse_annotation, parse_ranges
+    from polarstack.publishers.base import Condition, ConfigMapDoc, NodeEvent, Outcome, Publisher
+    from polarstack.publishers.conditions import ConditionManager
+    from polarstack.publishers.kube import KubePublisher
     from polarstack.publishers.local import LocalPublisher
     from polarstack.runner import Health, JobLoop
     from polarstack.scanners.network import LinkState, NicStatus, OobStatus

@@ -18,7 +18,7 @@ import pytest
 from polarstack_cli.environment import Environment
 from polarstack_cli.main import run
 
-from polarstack.publishers.kube.client import ClusterTarget, Kube, connect
+from polarstack.kube.client import ClusterTarget, Kube, connect
 from polarstack.settings import ClusterSettings
 from tests.fakekube import FakeKube
 from tests.runtimes import Runtime, Runtimes

@@ -10,8 +10,8 @@ from polarstack.jobs.logs import LogsRun, run_logs
 from polarstack.jobs.net import NetJob, NetProbe, net_options
 from polarstack.jobs.ports import PortsRun, run_ports
 from polarstack.jobs.versions import VersionsRun, run_versions
+from polarstack.kube.client import Kube
 from polarstack.publishers.base import Publisher
-from polarstack.publishers.kube.client import Kube
 from polarstack.scanners.runtimes import ImageLister, open_runtime
 from polarstack.settings import Settings
 from polarstack.timefmt import utc_now

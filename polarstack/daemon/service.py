@@ -13,9 +13,9 @@ from typing import Any
 from polarstack.daemon.jobs import JobContext, NetStep, VersionsStep, logs_step, ports_step
 from polarstack.daemon.metrics import Metrics
 from polarstack.errors import PolarstackError, UsageError
+from polarstack.kube.client import Kube, ObjectNotFoundError
+from polarstack.kube.watches import watch_config_maps
 from polarstack.publishers.kube import KubePublisher
-from polarstack.publishers.kube.client import Kube, ObjectNotFoundError
-from polarstack.publishers.kube.watch import watch_config_maps
 from polarstack.runner import Health, JobLoop
 from polarstack.settings import JOBS, Settings
 from polarstack.timefmt import utc_now, utc_stamp

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from polarstack.errors import PolarstackError, raise_for_cluster_failures
+from polarstack.kube.client import Kube
+from polarstack.kube.readers import read_controller_config, read_net_card_name
 from polarstack.nodename import resolve_node_name
 from polarstack.publishers.base import Condition, Publisher
 from polarstack.publishers.conditions import ConditionManager, SyncResult, transition_event
@@ -18,8 +20,6 @@ from polarstack.publishers.contracts import (
     LastKnown,
     net_conditions,
 )
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.readers import read_controller_config, read_net_card_name
 from polarstack.scanners.network import NicStatus, OobStatus, probe_nic, probe_oob
 from polarstack.settings import NetSettings
 from polarstack.timefmt import utc_now, utc_stamp

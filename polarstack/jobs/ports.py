@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from polarstack.jobs import ConfigMapRun
-from polarstack.portranges import PortRange
-from polarstack.publishers.base import Publisher
-from polarstack.publishers.contracts import ports_config_map
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.readers import (
+from polarstack.kube.client import Kube
+from polarstack.kube.readers import (
     read_controller_config,
     read_host_ports,
     read_port_ranges,
 )
+from polarstack.portranges import PortRange
+from polarstack.publishers.base import Publisher
+from polarstack.publishers.contracts import ports_config_map
 from polarstack.scanners.ports import PortHolder, PortScan, scan_ports
 from polarstack.settings import Settings
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from polarstack.jobs import ConfigMapRun
+from polarstack.kube.client import Kube
+from polarstack.kube.readers import list_config_maps
+from polarstack.kube.watches import watch_config_maps
 from polarstack.publishers.base import Publisher
 from polarstack.publishers.contracts import versions_config_map
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.readers import list_config_maps
-from polarstack.publishers.kube.watch import watch_config_maps
 from polarstack.scanners.runtimes.base import ImageLister
 from polarstack.scanners.versions import (
     VersionScan,
@@ -90,7 +90,7 @@ def watch_versions(
 ) -> None:
     """Call ``on_change(why)`` whenever a version ConfigMap is added, changed or deleted.
 
-    See :func:`polarstack.publishers.kube.watch.watch_config_maps`; returns when ``stop`` is set.
+    See :func:`polarstack.kube.watches.watch_config_maps`; returns when ``stop`` is set.
     """
     watch_config_maps(
         kube,

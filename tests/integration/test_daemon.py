@@ -23,7 +23,7 @@ import yaml
 from polarstack.daemon.http import ApiServer
 from polarstack.daemon.service import RECHECK_ANNOTATION, Daemon, JobOptions
 from polarstack.errors import ClusterError
-from polarstack.publishers.kube.client import Kube
+from polarstack.kube.client import Kube
 from polarstack.settings import DaemonSettings, JobSchedule, LogsSettings, Settings
 from tests.conftest import CliRunner, start
 from tests.fakekube import FakeKube

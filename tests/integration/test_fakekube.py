@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from polarstack.errors import ClusterError
-from polarstack.publishers.kube.client import Kube, ObjectConflictError, ResourceExpiredError
+from polarstack.kube.client import Kube, ObjectConflictError, ResourceExpiredError
 from tests.fakekube import FakeKube
 from tests.fakekube.server import parse_field_selector, parse_label_selector
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from polarstack.kube.client import Kube
+from polarstack.kube.events import event_name
 from polarstack.publishers.base import Condition, NodeEvent
 from polarstack.publishers.conditions import ConditionManager, transition_event
 from polarstack.publishers.kube import KubePublisher
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.events import event_name
 from polarstack.settings import NetSettings
 from tests.fakekube import FakeKube
 

@@ -15,11 +15,8 @@ from polarstack.errors import (
     ConfigurationError,
 )
 from polarstack.jobs.ports import run_ports
-from polarstack.portranges import PortRange
-from polarstack.publishers.base import ConfigMapDoc, Outcome
-from polarstack.publishers.kube import KubePublisher
-from polarstack.publishers.kube.client import ClusterTarget, Kube, connect
-from polarstack.publishers.kube.readers import (
+from polarstack.kube.client import ClusterTarget, Kube, connect
+from polarstack.kube.readers import (
     list_config_maps,
     read_controller_config,
     read_host_ports,
@@ -27,6 +24,9 @@ from polarstack.publishers.kube.readers import (
     read_net_card_name,
     read_port_ranges,
 )
+from polarstack.portranges import PortRange
+from polarstack.publishers.base import ConfigMapDoc, Outcome
+from polarstack.publishers.kube import KubePublisher
 from polarstack.settings import ClusterSettings, VersionsSettings
 from tests.fakekube import FakeKube
 

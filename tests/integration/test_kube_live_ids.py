@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from polarstack.errors import ClusterError
-from polarstack.publishers.kube.client import Kube
-from polarstack.publishers.kube.readers import PAGE_SIZE, read_live_ids
+from polarstack.kube.client import Kube
+from polarstack.kube.readers import PAGE_SIZE, read_live_ids
 from tests.conftest import CliRunner
 from tests.fakekube import FakeKube
 from tests.logtree import make
@@ -125,7 +125,7 @@ def test_a_server_that_never_ends_its_list_is_an_error(fake_kube: FakeKube, kube
 def test_a_listing_longer_than_the_page_bound_is_an_error(
     fake_kube: FakeKube, kube: Kube, monkeypatch
 ):
-    from polarstack.publishers.kube import readers
+    from polarstack.kube import readers
 
     monkeypatch.setattr(readers, "PAGE_SIZE", 1)
     monkeypatch.setattr(readers, "MAX_PAGES", 3)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from polarstack.jobs.net import NetJob
+from polarstack.kube.client import Kube
 from polarstack.publishers.kube import KubePublisher
-from polarstack.publishers.kube.client import Kube
 from polarstack.scanners.network import OobStatus, probe_oob
 from tests.conftest import CliRunner, require
 from tests.fakekube import FakeKube

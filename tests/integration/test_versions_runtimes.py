@@ -12,8 +12,8 @@ import pytest
 
 from polarstack.errors import RuntimeUnavailableError
 from polarstack.jobs.versions import run_versions, watch_versions
+from polarstack.kube.client import Kube
 from polarstack.publishers.kube import KubePublisher
-from polarstack.publishers.kube.client import Kube
 from polarstack.scanners.runtimes import open_runtime
 from polarstack.scanners.versions import VersionSpec, scan_versions
 from tests.conftest import CliRunner, start

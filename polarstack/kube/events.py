@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from polarstack.errors import ClusterError
-from polarstack.publishers.base import NodeEvent
-from polarstack.publishers.kube.client import (
+from polarstack.kube.client import (
     AlreadyExistsError,
     Kube,
     ObjectConflictError,
     ObjectNotFoundError,
 )
+from polarstack.publishers.base import NodeEvent
 from polarstack.timefmt import utc_stamp
 
 COMPONENT = "polarstack"

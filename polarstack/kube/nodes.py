@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from polarstack.publishers.kube.client import Kube
+from polarstack.kube.client import Kube
 
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 

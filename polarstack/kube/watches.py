@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 from polarstack.errors import ClusterError
-from polarstack.publishers.kube.client import Kube, ResourceExpiredError
+from polarstack.kube.client import Kube, ResourceExpiredError
 
 
 def watch_config_maps(

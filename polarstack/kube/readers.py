@@ -1,6 +1,6 @@
 """What the jobs read from the cluster: the platform's ConfigMaps, and pods.
 
-Every reader takes the connection (:class:`~polarstack.publishers.kube.client.Kube`) and
+Every reader takes the connection (:class:`~polarstack.kube.client.Kube`) and
 returns plain values or the library's result types, so the jobs never see API objects.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from polarstack import portranges
 from polarstack.cleaners.logs import LiveIds
 from polarstack.errors import ClusterError
+from polarstack.kube.client import Kube, Object, ObjectNotFoundError
 from polarstack.portranges import PortRange
-from polarstack.publishers.kube.client import Kube, Object, ObjectNotFoundError
 from polarstack.scanners.ports import PortHolder
 from polarstack.settings import LogsSettings, PortsSettings
 from polarstack.switches import parse_switch

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from polarstack.errors import ClusterError
-from polarstack.publishers.base import ConfigMapDoc, Outcome
-from polarstack.publishers.kube.client import (
+from polarstack.kube.client import (
     AlreadyExistsError,
     Kube,
     ObjectConflictError,
 )
-from polarstack.publishers.kube.readers import read_config_map
+from polarstack.kube.readers import read_config_map
+from polarstack.publishers.base import ConfigMapDoc, Outcome
 
 
 def publish_config_map(kube: Kube, doc: ConfigMapDoc) -> Outcome:
