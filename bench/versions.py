@@ -26,7 +26,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import best_of, print_table
-from polarstack.scanners.versions import VersionSpec, scan_versions
+from polarstack.model import VersionSpec
+from polarstack.scanners.versions import scan_versions
 from tests.imagetar import build_image_tar
 from tests.runtimes import containerd, dockerd
 

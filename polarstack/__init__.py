@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 # (PEP 562), so ``import polarstack`` costs almost nothing and a script pays only for the
 # jobs it uses. Type checkers see the imports below.
 _EXPORTS: dict[str, str] = {
-    "ALL_RULES": "polarstack.cleaners.logs",
+    "ALL_RULES": "polarstack.model",
     "AUTO_ORDER": "polarstack.scanners.runtimes",
     "ApiServer": "polarstack.daemon.http",
     "CleanPlan": "polarstack.cleaners.logs",
@@ -40,9 +40,9 @@ _EXPORTS: dict[str, str] = {
     "ClusterSettings": "polarstack.settings",
     "ClusterTarget": "polarstack.kube.client",
     "ClusterUnreachableError": "polarstack.errors",
-    "Condition": "polarstack.publishers.base",
+    "Condition": "polarstack.model",
     "ConditionManager": "polarstack.publishers.conditions",
-    "ConfigMapDoc": "polarstack.publishers.base",
+    "ConfigMapDoc": "polarstack.model",
     "ConfigurationError": "polarstack.errors",
     "ControllerConfig": "polarstack.kube.readers",
     "Daemon": "polarstack.daemon.service",
@@ -58,7 +58,7 @@ _EXPORTS: dict[str, str] = {
     "Kube": "polarstack.kube.client",
     "KubePublisher": "polarstack.publishers.kube",
     "LinkState": "polarstack.scanners.network",
-    "LiveIds": "polarstack.cleaners.logs",
+    "LiveIds": "polarstack.model",
     "LocalPublisher": "polarstack.publishers.local",
     "LogsRun": "polarstack.jobs.logs",
     "LogsSettings": "polarstack.settings",
@@ -68,20 +68,20 @@ _EXPORTS: dict[str, str] = {
     "NetProbe": "polarstack.jobs.net",
     "NetSettings": "polarstack.settings",
     "NicStatus": "polarstack.scanners.network",
-    "NodeEvent": "polarstack.publishers.base",
+    "NodeEvent": "polarstack.model",
     "NodeName": "polarstack.nodename",
     "OobStatus": "polarstack.scanners.network",
-    "Outcome": "polarstack.publishers.base",
+    "Outcome": "polarstack.model",
     "PartialFailureError": "polarstack.errors",
     "PolarstackError": "polarstack.errors",
-    "PortHolder": "polarstack.scanners.ports",
+    "PortHolder": "polarstack.model",
     "PortRange": "polarstack.portranges",
     "PortScan": "polarstack.scanners.ports",
     "PortsRun": "polarstack.jobs.ports",
     "PortsSettings": "polarstack.settings",
     "Publisher": "polarstack.publishers.base",
     "RUNTIMES": "polarstack.scanners.runtimes.detect",
-    "Rule": "polarstack.cleaners.logs",
+    "Rule": "polarstack.model",
     "RuleCounts": "polarstack.cleaners.deleting",
     "RuntimeImage": "polarstack.scanners.runtimes",
     "RuntimeUnavailableError": "polarstack.errors",
@@ -89,7 +89,7 @@ _EXPORTS: dict[str, str] = {
     "UnsafeRootError": "polarstack.errors",
     "UsageError": "polarstack.errors",
     "VersionScan": "polarstack.scanners.versions",
-    "VersionSpec": "polarstack.scanners.versions",
+    "VersionSpec": "polarstack.model",
     "VersionStatus": "polarstack.scanners.versions",
     "VersionsRun": "polarstack.jobs.versions",
     "VersionsSettings": "polarstack.settings",
@@ -130,14 +130,7 @@ _EXPORTS: dict[str, str] = {
 if TYPE_CHECKING:
     from polarstack._version import __version__
     from polarstack.cleaners.deleting import CleanReport, RuleCounts, clean
-    from polarstack.cleaners.logs import (
-        ALL_RULES,
-        CleanPlan,
-        LiveIds,
-        Rule,
-        parse_rules,
-        plan_clean,
-    )
+    from polarstack.cleaners.logs import CleanPlan, parse_rules, plan_clean
     from polarstack.daemon.http import ApiServer
     from polarstack.daemon.service import Daemon, JobOptions
     from polarstack.durations import parse_duration
@@ -172,20 +165,30 @@ if TYPE_CHECKING:
         read_net_card_name,
         read_port_ranges,
     )
+    from polarstack.model import (
+        ALL_RULES,
+        Condition,
+        ConfigMapDoc,
+        LiveIds,
+        NodeEvent,
+        Outcome,
+        PortHolder,
+        Rule,
+        VersionSpec,
+    )
     from polarstack.nodename import NodeName, resolve_node_name
     from polarstack.portranges import PortRange, parse_annotation, parse_ranges
-    from polarstack.publishers.base import Condition, ConfigMapDoc, NodeEvent, Outcome, Publisher
+    from polarstack.publishers.base import Publisher
     from polarstack.publishers.conditions import ConditionManager
     from polarstack.publishers.kube import KubePublisher
     from polarstack.publishers.local import LocalPublisher
     from polarstack.runner import Health, JobLoop
     from polarstack.scanners.network import LinkState, NicStatus, OobStatus
-    from polarstack.scanners.ports import PortHolder, PortScan, scan_ports
+    from polarstack.scanners.ports import PortScan, scan_ports
     from polarstack.scanners.runtimes import AUTO_ORDER, ImageLister, RuntimeImage, open_runtime
     from polarstack.scanners.runtimes.detect import RUNTIMES
     from polarstack.scanners.versions import (
         VersionScan,
-        VersionSpec,
         VersionStatus,
         load_versions_file,
         parse_version_config_maps,

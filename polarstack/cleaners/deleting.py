@@ -30,13 +30,13 @@ from polarstack.cleaners.logs import (
     CleanPlan,
     Entry,
     PlannedItem,
-    Rule,
     action_dict,
     expired_before,
     freed_bytes,
     read_open_handles_with_files,
 )
 from polarstack.errors import UnsafeRootError
+from polarstack.model import Rule
 from polarstack.procfs import OpenHandles
 from polarstack.timefmt import utc_now
 

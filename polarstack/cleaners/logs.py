@@ -24,13 +24,12 @@ import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from functools import cached_property
-from pathlib import Path
 from typing import Any, NamedTuple, NewType
 
 from polarstack.cleaners import mounts, safety
 from polarstack.errors import UsageError
+from polarstack.model import ALL_RULES, LiveIds, Rule
 from polarstack.pathtext import render_name
 from polarstack.procfs import OpenHandles, read_open_handles
 from polarstack.settings import LogsSettings
@@ -43,58 +42,11 @@ DEFAULT_DAYS = LogsSettings.days
 LIVE_ID_LABEL = LogsSettings.instance_label
 
 
-class Rule(StrEnum):
-    """The cleaning rules, by the names the CLI and reports use."""
-
-    ORPHAN = "orphan"
-    EXPIRED_LOG = "expired-log"
-    EXPIRED_REMOVED_DATA = "expired-removed-data"
-
-
-ALL_RULES = tuple(Rule)
-
 MOUNT_POINT = "a mount point: never entered or deleted"
 """Why a mount point below the root is skipped."""
 
 MAX_DAYS = 100_000
 """The largest N: about 270 years, far beyond any log and within what a time can hold."""
-
-
-@dataclass(frozen=True)
-class LiveIds:
-    """The instance ids that are live, and where that knowledge came from."""
-
-    ids: frozenset[str] | None
-    """None when unknown."""
-    source: str
-    """``cluster``, ``argument`` or ``unknown``."""
-    reason: str = ""
-    """Why the ids are unknown, when they are."""
-
-    @classmethod
-    def given(cls, ids: Iterable[str]) -> LiveIds:
-        """Live ids handed in by the user (``--live-id``, ``--live-ids-file``)."""
-        return cls(frozenset(i.strip() for i in ids if i.strip()), "argument")
-
-    @classmethod
-    def read_file(cls, path: str, extra: Iterable[str] = ()) -> LiveIds:
-        """Live ids from a file (one per line, or comma-separated), plus ``extra``.
-
-        Raises:
-            UsageError: the file cannot be read.
-        """
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read live ids file {path}: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"live ids file {path} is not UTF-8 text (byte {exc.start})") from None
-        return cls.given([*extra, *text.replace(",", "\n").split()])
-
-    @classmethod
-    def unknown(cls, reason: str) -> LiveIds:
-        """No live set: the orphan rule is skipped with ``reason``."""
-        return cls(None, "unknown", reason)
 
 
 class Entry(NamedTuple):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from polarstack.publishers.base import ConfigMapDoc, Outcome
+from polarstack.model import ConfigMapDoc, Outcome
 
 
 class _Scan(Protocol):

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from polarstack.cleaners.deleting import CleanReport, clean
-from polarstack.cleaners.logs import ALL_RULES, LiveIds, Rule, plan_clean
+from polarstack.cleaners.logs import plan_clean
 from polarstack.errors import ClusterError, PolarstackError, raise_for_cluster_failures
 from polarstack.kube.client import Kube
 from polarstack.kube.readers import read_live_ids
-from polarstack.publishers.base import NodeEvent, Publisher
+from polarstack.model import ALL_RULES, LiveIds, NodeEvent, Rule
+from polarstack.publishers.base import Publisher
 from polarstack.settings import LogsSettings
 from polarstack.timefmt import utc_now
 from polarstack.units import human_size

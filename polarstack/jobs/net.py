@@ -10,8 +10,9 @@ from typing import Any
 from polarstack.errors import PolarstackError, raise_for_cluster_failures
 from polarstack.kube.client import Kube
 from polarstack.kube.readers import read_controller_config, read_net_card_name
+from polarstack.model import Condition
 from polarstack.nodename import resolve_node_name
-from polarstack.publishers.base import Condition, Publisher
+from polarstack.publishers.base import Publisher
 from polarstack.publishers.conditions import ConditionManager, SyncResult, transition_event
 from polarstack.publishers.contracts import (
     CLIENT_IP,

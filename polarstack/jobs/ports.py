@@ -13,10 +13,11 @@ from polarstack.kube.readers import (
     read_host_ports,
     read_port_ranges,
 )
+from polarstack.model import PortHolder
 from polarstack.portranges import PortRange
 from polarstack.publishers.base import Publisher
 from polarstack.publishers.contracts import ports_config_map
-from polarstack.scanners.ports import PortHolder, PortScan, scan_ports
+from polarstack.scanners.ports import PortScan, scan_ports
 from polarstack.settings import Settings
 
 

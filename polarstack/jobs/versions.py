@@ -11,15 +11,11 @@ from polarstack.jobs import ConfigMapRun
 from polarstack.kube.client import Kube
 from polarstack.kube.readers import list_config_maps
 from polarstack.kube.watches import watch_config_maps
+from polarstack.model import VersionSpec
 from polarstack.publishers.base import Publisher
 from polarstack.publishers.contracts import versions_config_map
 from polarstack.scanners.runtimes.base import ImageLister
-from polarstack.scanners.versions import (
-    VersionScan,
-    VersionSpec,
-    parse_version_config_maps,
-    scan_versions,
-)
+from polarstack.scanners.versions import VersionScan, parse_version_config_maps, scan_versions
 from polarstack.settings import Settings
 from polarstack.timefmt import utc_now
 

@@ -9,7 +9,7 @@ from polarstack.kube.client import (
     ObjectConflictError,
 )
 from polarstack.kube.readers import read_config_map
-from polarstack.publishers.base import ConfigMapDoc, Outcome
+from polarstack.model import ConfigMapDoc, Outcome
 
 
 def publish_config_map(kube: Kube, doc: ConfigMapDoc) -> Outcome:

@@ -18,7 +18,7 @@ from polarstack.kube.client import (
     ObjectConflictError,
     ObjectNotFoundError,
 )
-from polarstack.publishers.base import NodeEvent
+from polarstack.model import NodeEvent
 from polarstack.timefmt import utc_stamp
 
 COMPONENT = "polarstack"

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from polarstack import portranges
-from polarstack.cleaners.logs import LiveIds
 from polarstack.errors import ClusterError
 from polarstack.kube.client import Kube, Object, ObjectNotFoundError
+from polarstack.model import LiveIds, PortHolder
 from polarstack.portranges import PortRange
-from polarstack.scanners.ports import PortHolder
 from polarstack.settings import LogsSettings, PortsSettings
 from polarstack.switches import parse_switch
 

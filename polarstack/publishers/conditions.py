@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from polarstack.errors import PolarstackError
-from polarstack.publishers.base import Condition, NodeEvent
+from polarstack.model import Condition, NodeEvent
 from polarstack.runner import capped_doubling
 from polarstack.settings import NetSettings
 from polarstack.timefmt import parse_utc_stamp, utc_now

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from polarstack.publishers.base import Condition, ConfigMapDoc
+from polarstack.model import Condition, ConfigMapDoc
 from polarstack.scanners.network import LinkState, NicStatus, OobStatus
 from polarstack.scanners.ports import PortScan
 from polarstack.scanners.versions import VersionScan

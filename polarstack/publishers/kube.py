@@ -12,7 +12,7 @@ from typing import Any
 
 from polarstack.kube import configmaps, events, nodes
 from polarstack.kube.client import Kube
-from polarstack.publishers.base import ConfigMapDoc, NodeEvent, Outcome
+from polarstack.model import ConfigMapDoc, NodeEvent, Outcome
 
 
 class KubePublisher:

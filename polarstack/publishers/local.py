@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from polarstack.errors import ConfigurationError
-from polarstack.publishers.base import ConfigMapDoc, NodeEvent, Outcome
+from polarstack.model import ConfigMapDoc, NodeEvent, Outcome
 from polarstack.settings import ClusterSettings
 from polarstack.timefmt import utc_stamp
 

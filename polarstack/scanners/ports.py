@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from polarstack import portranges, procfs
+from polarstack.model import PortHolder
 from polarstack.nodename import resolve_node_name
 from polarstack.portranges import FULL_RANGE, PortRange
 from polarstack.scanners.sockets import RawSocket, TcpState, read_sockets
@@ -23,37 +24,6 @@ from polarstack.timefmt import utc_now
 
 _FAMILY_NAMES: dict[int, str] = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
 _STATE_NAMES = {state.value: state.name for state in TcpState}
-
-
-@dataclass(frozen=True)
-class PortHolder:
-    """Something that occupies a port: a socket on the host, or a pod's ``hostPort``."""
-
-    port: int
-    family: str
-    """``ipv4`` or ``ipv6``."""
-    address: str
-    state: str
-    """TCP state name (``LISTEN``, ``ESTABLISHED`` …), or ``HOSTPORT`` for a pod's mapping."""
-    pid: int | None = None
-    process: str | None = None
-    source: str = "socket"
-    """``socket``, or ``hostPort`` for a port a pod declares."""
-    pod: str | None = None
-    """``namespace/name`` of the pod, for ``hostPort`` holders."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form of the CLI's ``sockets`` list."""
-        return {
-            "port": self.port,
-            "family": self.family,
-            "address": self.address,
-            "state": self.state,
-            "pid": self.pid,
-            "process": self.process,
-            "source": self.source,
-            "pod": self.pod,
-        }
 
 
 @dataclass(frozen=True)

@@ -9,20 +9,11 @@ from typing import Any
 
 from polarstack.errors import UsageError
 from polarstack.imageref import parse_image_ref, present_keys
+from polarstack.model import VersionSpec
 from polarstack.nodename import resolve_node_name
 from polarstack.scanners.runtimes.base import ImageLister
 from polarstack.scanners.runtimes.detect import open_runtime
 from polarstack.timefmt import utc_now, utc_stamp
-
-
-@dataclass(frozen=True)
-class VersionSpec:
-    """An engine version and the images it needs."""
-
-    name: str
-    images: tuple[str, ...]
-    source: str = ""
-    """Where it was defined (a ConfigMap's name, a file), for messages."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 
 from polarstack.kube.client import Kube
 from polarstack.kube.events import event_name
-from polarstack.publishers.base import Condition, NodeEvent
+from polarstack.model import Condition, NodeEvent
 from polarstack.publishers.conditions import ConditionManager, transition_event
 from polarstack.publishers.kube import KubePublisher
 from polarstack.settings import NetSettings

@@ -24,8 +24,8 @@ from polarstack.kube.readers import (
     read_net_card_name,
     read_port_ranges,
 )
+from polarstack.model import ConfigMapDoc, Outcome
 from polarstack.portranges import PortRange
-from polarstack.publishers.base import ConfigMapDoc, Outcome
 from polarstack.publishers.kube import KubePublisher
 from polarstack.settings import ClusterSettings, VersionsSettings
 from tests.fakekube import FakeKube

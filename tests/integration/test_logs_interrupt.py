@@ -80,7 +80,8 @@ def test_a_signal_stops_after_the_item_in_hand_and_reports(
 
 def test_a_signal_while_planning_deletes_nothing(tmp_path: Path):
     from polarstack.cleaners.deleting import clean
-    from polarstack.cleaners.logs import LiveIds, plan_clean
+    from polarstack.cleaners.logs import plan_clean
+    from polarstack.model import LiveIds
 
     root = tmp_path / "root"
     for folder in range(3):
@@ -102,7 +103,8 @@ def test_a_signal_while_planning_deletes_nothing(tmp_path: Path):
 
 def test_a_stop_between_items_leaves_the_rest_untouched(tmp_path: Path):
     from polarstack.cleaners.deleting import clean
-    from polarstack.cleaners.logs import LiveIds, plan_clean
+    from polarstack.cleaners.logs import plan_clean
+    from polarstack.model import LiveIds
 
     root = tmp_path / "root"
     for folder in range(5):

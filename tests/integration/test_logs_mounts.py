@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from polarstack.cleaners import mounts
 from polarstack.cleaners.deleting import clean
-from polarstack.cleaners.logs import MOUNT_POINT, LiveIds, plan_clean
+from polarstack.cleaners.logs import MOUNT_POINT, plan_clean
+from polarstack.model import LiveIds
 from polarstack.procfs import OpenHandles
 from tests.conftest import require
 from tests.integration.test_logs_safety import check_dry_run_matches_real_run, snapshot, trees

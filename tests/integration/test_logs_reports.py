@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from polarstack.cleaners.deleting import clean
-from polarstack.cleaners.logs import LiveIds, plan_clean
+from polarstack.cleaners.logs import plan_clean
 from polarstack.jobs.logs import clean_event
+from polarstack.model import LiveIds
 from polarstack.procfs import OpenHandles
 from polarstack.units import human_size
 from tests.conftest import CliRunner

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from polarstack.cleaners import safety
 from polarstack.cleaners.deleting import RuleCounts, clean
-from polarstack.cleaners.logs import LiveIds, Rule, plan_clean
+from polarstack.cleaners.logs import plan_clean
 from polarstack.errors import UnsafeRootError
+from polarstack.model import LiveIds, Rule
 from polarstack.pathtext import parse
 from polarstack.procfs import OpenHandles
 from tests.conftest import require

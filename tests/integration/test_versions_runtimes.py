@@ -13,9 +13,10 @@ import pytest
 from polarstack.errors import RuntimeUnavailableError
 from polarstack.jobs.versions import run_versions, watch_versions
 from polarstack.kube.client import Kube
+from polarstack.model import VersionSpec
 from polarstack.publishers.kube import KubePublisher
 from polarstack.scanners.runtimes import open_runtime
-from polarstack.scanners.versions import VersionSpec, scan_versions
+from polarstack.scanners.versions import scan_versions
 from tests.conftest import CliRunner, start
 from tests.fakekube import FakeKube
 from tests.imagetar import build_image_tar

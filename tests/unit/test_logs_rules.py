@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polarstack.cleaners.logs import LiveIds, Rule, expired_before, parse_rules, plan_clean
+from polarstack.cleaners.logs import expired_before, parse_rules, plan_clean
 from polarstack.errors import UsageError
+from polarstack.model import LiveIds, Rule
 from polarstack.procfs import OpenHandles
 from tests.logtree import on_disk
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polarstack.publishers.base import Condition, ConfigMapDoc, NodeEvent, Outcome
+from polarstack.model import Condition, ConfigMapDoc, NodeEvent, Outcome
 from polarstack.publishers.conditions import ConditionManager
 from polarstack.publishers.local import LocalPublisher
 from polarstack.switches import parse_switch

@@ -11,12 +11,11 @@ from hypothesis import strategies as st
 from polarstack.errors import UsageError
 from polarstack.imageref import parse_image_ref, present_keys
 from polarstack.jobs.versions import run_versions
-from polarstack.publishers.base import Outcome
+from polarstack.model import Outcome, VersionSpec
 from polarstack.publishers.contracts import versions_config_map
 from polarstack.publishers.local import LocalPublisher
 from polarstack.scanners.runtimes.base import RuntimeImage
 from polarstack.scanners.versions import (
-    VersionSpec,
     parse_version_config_maps,
     parse_versions_file,
     scan_versions,
