@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from polarstack.jobs.net import NetJob
+from polarstack.jobs.net import NetConditions
 from polarstack.jobs.ports import run_ports
 from polarstack.kube.client import ClusterTarget, connect
 from polarstack.portranges import PortRange
@@ -58,7 +58,7 @@ def simulate(hours: float, flips: int) -> tuple[dict[str, int], list[float]]:
             return NicStatus(name, state, "up" if nic_up[0] else "lowerlayerdown", "10.0.0.5")
 
         sockets = [RawSocket(2, 10, "0.0.0.0", port, 0) for port in (5432, 5433)]
-        net = NetJob(node="n1", nic="bond1", check_oob=False, publisher=publisher,
+        net = NetConditions(node="n1", nic="bond1", check_oob=False, publisher=publisher,
                      clock=clock, probe_nic=nic)  # fmt: skip
         delays = []
         pending: float | None = None

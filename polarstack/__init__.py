@@ -53,8 +53,6 @@ _EXPORTS: dict[str, str] = {
     "ImageRef": "polarstack.imageref",
     "JOBS": "polarstack.settings",
     "JobLoop": "polarstack.runner",
-    "JobOptions": "polarstack.daemon.service",
-    "JobSchedule": "polarstack.settings",
     "Kube": "polarstack.kube.client",
     "KubePublisher": "polarstack.publishers.kube",
     "LinkState": "polarstack.scanners.network",
@@ -62,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "LocalPublisher": "polarstack.publishers.local",
     "LogsRun": "polarstack.jobs.logs",
     "LogsSettings": "polarstack.settings",
+    "NetConditions": "polarstack.jobs.net",
     "NetJob": "polarstack.jobs.net",
     "net_options": "polarstack.jobs.net",
     "load_versions_file": "polarstack.scanners.versions",
@@ -124,7 +123,6 @@ _EXPORTS: dict[str, str] = {
     "SYSTEMD_UNIT_DIR": "polarstack.systemd",
     "SYSTEMD_ENV_FILE": "polarstack.systemd",
     "SYSTEMD_TIMERS": "polarstack.systemd",
-    "watch_versions": "polarstack.jobs.versions",
 }
 
 if TYPE_CHECKING:
@@ -132,7 +130,7 @@ if TYPE_CHECKING:
     from polarstack.cleaners.deleting import CleanReport, RuleCounts, clean
     from polarstack.cleaners.logs import CleanPlan, parse_rules, plan_clean
     from polarstack.daemon.http import ApiServer
-    from polarstack.daemon.service import Daemon, JobOptions
+    from polarstack.daemon.service import Daemon
     from polarstack.durations import parse_duration
     from polarstack.errors import (
         ClusterError,
@@ -148,9 +146,9 @@ if TYPE_CHECKING:
     )
     from polarstack.imageref import ImageRef, parse_image_ref
     from polarstack.jobs.logs import LogsRun, run_logs
-    from polarstack.jobs.net import NetJob, NetProbe, net_options, probe_network
+    from polarstack.jobs.net import NetConditions, NetJob, NetProbe, net_options, probe_network
     from polarstack.jobs.ports import PortsRun, run_ports
-    from polarstack.jobs.versions import VersionsRun, run_versions, watch_versions
+    from polarstack.jobs.versions import VersionsRun, run_versions
     from polarstack.kube.client import (
         ClusterTarget,
         Kube,
@@ -199,7 +197,6 @@ if TYPE_CHECKING:
         JOBS,
         ClusterSettings,
         DaemonSettings,
-        JobSchedule,
         LogsSettings,
         NetSettings,
         PortsSettings,
@@ -261,8 +258,6 @@ __all__ = [
     "ImageLister",
     "ImageRef",
     "JobLoop",
-    "JobOptions",
-    "JobSchedule",
     "Kube",
     "KubePublisher",
     "LinkState",
@@ -270,6 +265,7 @@ __all__ = [
     "LocalPublisher",
     "LogsRun",
     "LogsSettings",
+    "NetConditions",
     "NetJob",
     "NetProbe",
     "NetSettings",
@@ -328,5 +324,4 @@ __all__ = [
     "scan_ports",
     "scan_versions",
     "uninstall_units",
-    "watch_versions",
 ]

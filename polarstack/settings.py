@@ -37,6 +37,10 @@ class PortsSettings:
     ranges_config_map: str = "polardb4mpd-controller"
     """ConfigMap whose annotations hold the platform's port ranges."""
     config_map_prefix: str = "cloud-provider-port-usage-"
+    interval: float = 60.0
+    """Seconds between runs in a loop."""
+    timeout: float = 300.0
+    """Seconds after which a run counts as hung."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,12 @@ class VersionsSettings:
 
     selector: str = "configtype=minor_version_info,dbClusterMode=WriteReadMore"
     config_map_prefix: str = "polarstack-daemon-version-availability-"
+    runtime: str = "auto"
+    """Container runtime to ask: ``auto``, ``cri``, ``docker`` or ``podman``."""
+    runtime_endpoint: str | None = None
+    """The runtime's socket (for podman, a service URL); None: the runtime's default."""
+    interval: float = 600.0
+    timeout: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class LogsSettings:
     """N of the rules (``ins-folder-overdue-days``)."""
     instance_label: str = "apsara.metric.ins_id"
     """Pod label whose values are the live instance ids."""
+    interval: float = 6 * 3600.0
+    timeout: float = 2 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -64,33 +76,18 @@ class NetSettings:
 
     nic: str = "bond1"
     """Client NIC when ``ccm-config`` names none."""
+    client_nic: str | None = None
+    """The client NIC to probe, given by the user; None: ``ccm-config``'s, else :attr:`nic`."""
+    check_oob: bool | None = None
+    """Whether to report the BMC IP, given by the user; None: ``controller-config``'s
+    ``isCheckOObIP``, else on."""
     heartbeat: timedelta = timedelta(minutes=5)
     """Node conditions are re-written at least this often, even when unchanged."""
     retry_initial: timedelta = timedelta(seconds=5)
     retry_max: timedelta = timedelta(minutes=5)
     """Backoff after a failed patch of the node's status: doubled from initial up to max."""
-
-
-@dataclass(frozen=True)
-class JobSchedule:
-    """Seconds between runs of each job in a loop, and before one run counts as hung."""
-
-    ports: float = 60.0
-    versions: float = 600.0
-    logs: float = 6 * 3600.0
-    net: float = 3.0
-    ports_timeout: float = 300.0
-    versions_timeout: float = 300.0
-    logs_timeout: float = 2 * 3600.0
-    net_timeout: float = 60.0
-
-    def interval(self, job: str) -> float:
-        """The interval of ``job``."""
-        return float(getattr(self, job))
-
-    def timeout(self, job: str) -> float:
-        """The timeout of one run of ``job``."""
-        return float(getattr(self, f"{job}_timeout"))
+    interval: float = 3.0
+    timeout: float = 60.0
 
 
 JOBS = ("ports", "versions", "logs", "net")
@@ -103,7 +100,6 @@ class DaemonSettings:
     jobs: tuple[str, ...] = JOBS
     listen: str = "0.0.0.0"
     port: int = 8900
-    schedule: JobSchedule = field(default_factory=JobSchedule)
     recheck_config_map: str = "polarstack-version-recheck"
     """ConfigMap whose annotation every daemon watches: bumping it re-checks versions on
     every node (``POST /api/v1/RequestCheckCoreVersion``), with no pod-to-pod HTTP."""

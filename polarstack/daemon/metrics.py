@@ -6,10 +6,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from polarstack.cleaners.deleting import CleanReport
-from polarstack.jobs.logs import LogsRun
-from polarstack.jobs.ports import PortsRun
-from polarstack.jobs.versions import VersionsRun
+from polarstack.jobs.contract import Job
 
 
 class Metrics:
@@ -17,6 +14,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._jobs: dict[str, Job[Any, Any]] = {}
+        self._values: dict[str, Counter | Gauge] = {}
         r = self.registry
         self.runs = Counter("polarstack_job_runs", "Runs of each job.", ["job"], registry=r)
         self.failures = Counter(
@@ -35,23 +34,21 @@ class Metrics:
             ["job"],
             registry=r,
         )
-        self.occupied_ports = Gauge(
-            "polarstack_occupied_ports", "Occupied ports in the platform's ranges.", registry=r
-        )
-        self.available_versions = Gauge(
-            "polarstack_available_versions",
-            "Engine versions with all their images on this host.",
-            registry=r,
-        )
-        self.freed_bytes = Counter(
-            "polarstack_logs_freed_bytes", "Bytes freed by the logs job.", registry=r
-        )
         self.api_writes = Counter(
             "polarstack_api_writes",
             "Writes to the Kubernetes API server.",
             ["resource"],
             registry=r,
         )
+
+    def add_job(self, job: Job[Any, Any]) -> None:
+        """Register the metrics ``job`` declares (only jobs that run have them)."""
+        self._jobs[job.name] = job
+        for metric in job.metrics:
+            kind = Counter if metric.kind == "counter" else Gauge
+            self._values[metric.name] = kind(
+                f"polarstack_{metric.name}", metric.help, registry=self.registry
+            )
 
     def observe(self, job: str, seconds: float, result: Any, error: BaseException | None) -> None:
         """Record one run (a :data:`polarstack.runner.Observer`)."""
@@ -61,12 +58,15 @@ class Metrics:
             self.failures.labels(job).inc()
             return
         self.last_success.labels(job).set_to_current_time()
-        if isinstance(result, PortsRun):
-            self.occupied_ports.set(len(result.scan.used_ports))
-        elif isinstance(result, VersionsRun):
-            self.available_versions.set(len(result.scan.existing_versions))
-        elif isinstance(result, LogsRun) and not result.report.dry_run:
-            self.freed_bytes.inc(_freed(result.report))
+        running = self._jobs.get(job)
+        if running is None:
+            return
+        for name, value in running.measure(result).items():
+            metric = self._values[name]
+            if isinstance(metric, Counter):
+                metric.inc(value)
+            else:
+                metric.set(value)
 
     def count_write(self, resource: str) -> None:
         """Count one write to the API server."""
@@ -75,7 +75,3 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
-
-
-def _freed(report: CleanReport) -> int:
-    return int(report.totals()["freed_bytes"])

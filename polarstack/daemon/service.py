@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from polarstack.daemon.jobs import JobContext, NetStep, VersionsStep, logs_step, ports_step
 from polarstack.daemon.metrics import Metrics
 from polarstack.errors import PolarstackError, UsageError
+from polarstack.jobs.contract import Job, JobContext, Watch
+from polarstack.jobs.registry import REGISTRY
 from polarstack.kube.client import Kube, ObjectNotFoundError
 from polarstack.kube.watches import watch_config_maps
 from polarstack.publishers.kube import KubePublisher
@@ -35,16 +36,6 @@ class LookupFailedError(PolarstackError):
 
 
 @dataclass
-class JobOptions:
-    """Per-job choices that are not settings: the runtime, the NIC, the BMC switch."""
-
-    runtime: str = "auto"
-    runtime_endpoint: str | None = None
-    nic: str | None = None
-    check_oob: bool | None = None
-
-
-@dataclass
 class Daemon:
     """Runs the chosen jobs, each isolated in its own loop, until :meth:`stop`."""
 
@@ -52,11 +43,12 @@ class Daemon:
     node: str
     settings: Settings = field(default_factory=Settings)
     jobs: Sequence[str] = JOBS
-    options: JobOptions = field(default_factory=JobOptions)
     watch_timeout: int = 300
     monotonic: Callable[[], float] = time.monotonic
     metrics: Metrics = field(default_factory=Metrics)
     loops: dict[str, JobLoop] = field(default_factory=dict, init=False)
+    running: dict[str, Job[Any, Any]] = field(default_factory=dict, init=False)
+    """The jobs, made once each from the registry, by name."""
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
 
@@ -68,25 +60,23 @@ class Daemon:
                 f"{', '.join(JOBS)}"
             )
         self.kube.on_write = self.metrics.count_write
-        ctx = JobContext(self.kube, KubePublisher(self.kube), self.node, self.settings)
-        options = self.options
-        steps: dict[str, Callable[[], Any]] = {
-            "ports": ports_step(ctx),
-            "versions": VersionsStep(ctx, options.runtime, options.runtime_endpoint),
-            "logs": logs_step(ctx, stop=self._stop.is_set),
-            "net": NetStep(ctx, options.nic, options.check_oob),
-        }
-        schedule = self.settings.daemon.schedule
+        context = JobContext(
+            self.node, self.kube, KubePublisher(self.kube), self.settings, self._stop.is_set
+        )
         for name in JOBS:
-            if name in self.jobs:
-                self.loops[name] = JobLoop(
-                    name,
-                    steps[name],
-                    interval=schedule.interval(name),
-                    timeout=schedule.timeout(name),
-                    observer=self._observe,
-                    monotonic=self.monotonic,
-                )
+            if name not in self.jobs:
+                continue
+            job = REGISTRY[name](context)
+            self.running[name] = job
+            self.metrics.add_job(job)
+            self.loops[name] = JobLoop(
+                name,
+                job.step,
+                interval=job.settings.interval,
+                timeout=job.settings.timeout,
+                observer=self._observe,
+                monotonic=self.monotonic,
+            )
 
     def _observe(self, job: str, seconds: float, result: Any, error: BaseException | None) -> None:
         self.metrics.observe(job, seconds, result, error)
@@ -106,21 +96,14 @@ class Daemon:
         """Start every loop, and the version watches when the versions job runs."""
         for name, loop in self.loops.items():
             self._spawn(f"{name}-loop", loop.run_forever)
-        versions = self.loops.get("versions")
-        if versions is not None:
-            for what, selectors in (
-                ("version ConfigMaps", {"label_selector": self.settings.versions.selector}),
-                (
-                    "re-check requests",
-                    {"field_selector": f"metadata.name={self.settings.daemon.recheck_config_map}"},
-                ),
-            ):
-                self._spawn(f"watch-{what}", self._watcher(versions, what, selectors))
+        for name, job in self.running.items():
+            for watch in job.watches():
+                self._spawn(f"watch-{watch.what}", self._watcher(self.loops[name], watch))
         log.info("started jobs %s on node %s", ", ".join(self.loops), self.node)
 
-    def _watcher(self, loop: JobLoop, what: str, selectors: dict[str, str]) -> Callable[[], None]:
+    def _watcher(self, loop: JobLoop, watch: Watch) -> Callable[[], None]:
         def on_change(why: str) -> None:
-            log.info("re-checking versions: %s", why, extra={"job": loop.name})
+            log.info("re-running: %s", why, extra={"job": loop.name})
             loop.trigger()
 
         def follow() -> None:
@@ -128,9 +111,10 @@ class Daemon:
                 self.kube,
                 on_change=on_change,
                 stop=self._stop,
-                what=what,
+                what=watch.what,
+                label_selector=watch.label_selector,
+                field_selector=watch.field_selector,
                 timeout_seconds=self.watch_timeout,
-                **selectors,  # type: ignore[arg-type]
             )
 
         return follow

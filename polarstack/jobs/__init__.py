@@ -5,7 +5,7 @@ The CLI runs a job once; the daemon runs each in a loop. Neither holds job logic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from polarstack.model import ConfigMapDoc, Outcome
@@ -30,6 +30,8 @@ class ConfigMapRun(Generic[S]):
     outcome: Outcome | None = None
     notes: tuple[str, ...] = ()
     """Why something was skipped: input that did not parse, a switch that is off."""
+    publish: bool = field(default=True, repr=False)
+    """Whether the platform's switch lets the result be published."""
     source_key: ClassVar[str] = "source"
 
     def to_dict(self) -> dict[str, Any]:

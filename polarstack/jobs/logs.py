@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,11 +11,12 @@ from typing import Any
 from polarstack.cleaners.deleting import CleanReport, clean
 from polarstack.cleaners.logs import plan_clean
 from polarstack.errors import ClusterError, PolarstackError, raise_for_cluster_failures
+from polarstack.jobs.contract import Job, JobContext, Metric
 from polarstack.kube.client import Kube
 from polarstack.kube.readers import read_live_ids
 from polarstack.model import ALL_RULES, LiveIds, NodeEvent, Rule
 from polarstack.publishers.base import Publisher
-from polarstack.settings import LogsSettings
+from polarstack.settings import LogsSettings, Settings
 from polarstack.timefmt import utc_now
 from polarstack.units import human_size
 
@@ -62,6 +64,96 @@ class LogsRun:
         raise_for_cluster_failures(self.cluster_failures)
 
 
+@dataclass(frozen=True)
+class LogsInputs:
+    """The live set, and what the cluster failed to give."""
+
+    live: LiveIds
+    cluster_failures: tuple[str, ...] = ()
+
+
+class LogsJob(Job[LogsInputs, LogsRun]):
+    """Clean the log tree; record an Event on the node when something was deleted."""
+
+    name = "logs"
+    metrics = (Metric("logs_freed_bytes", "Bytes freed by the logs job.", "counter"),)
+
+    def __init__(
+        self,
+        context: JobContext,
+        *,
+        live: LiveIds | None = None,
+        rules: Sequence[Rule] = ALL_RULES,
+        dry_run: bool = False,
+        clock: Callable[[], datetime] = utc_now,
+        walked: Callable[[int], None] | None = None,
+        deleted: Callable[[int, int], None] | None = None,
+    ) -> None:
+        super().__init__(context)
+        self.live = live
+        self.rules = tuple(rules)
+        self.dry_run = dry_run
+        self.clock = clock
+        self.walked = walked
+        self.deleted = deleted
+
+    @property
+    def settings(self) -> LogsSettings:
+        """``settings.logs``."""
+        return self.context.settings.logs
+
+    def gather(self) -> LogsInputs:
+        """The live ids given, else the cluster's; a failed read leaves them unknown."""
+        if self.live is not None:
+            return LogsInputs(self.live)
+        kube = self.context.kube
+        if kube is None:
+            return LogsInputs(LiveIds.unknown("no cluster and no live ids given"))
+        try:
+            return LogsInputs(read_live_ids(kube, self.settings))
+        except ClusterError as exc:
+            return LogsInputs(
+                LiveIds.unknown(f"cannot list pods: {exc}"),
+                (f"live instances not read: {exc}",),
+            )
+
+    def run(self, inputs: LogsInputs) -> LogsRun:
+        """Plan, then delete (nothing in a dry run); the context's ``stop`` ends it early."""
+        stop = self.context.stop
+        plan = plan_clean(
+            self.settings.root,
+            days=self.settings.days,
+            live=inputs.live,
+            rules=self.rules,
+            clock=self.clock,
+            progress=self.walked,
+            stop=stop,
+        )
+        report = clean(
+            plan, dry_run=self.dry_run, clock=self.clock, progress=self.deleted, stop=stop
+        )
+        return LogsRun(report, plan.notes, inputs.cluster_failures)
+
+    def publish(self, result: LogsRun) -> LogsRun:
+        """Record the Event of a run that deleted (or failed to delete) something."""
+        publisher, node = self.context.publisher, self.context.node
+        event = clean_event(result.report)
+        if publisher is None or not node or event is None:
+            return result
+        try:
+            publisher.record_event(node, event, now=self.clock())
+        except PolarstackError as exc:
+            failure = f"could not record the event on node {node}: {exc}"
+            return dataclasses.replace(result, cluster_failures=(*result.cluster_failures, failure))
+        return result
+
+    def measure(self, result: LogsRun) -> Mapping[str, float]:
+        """``logs_freed_bytes``, by a real run."""
+        if result.report.dry_run:
+            return {}
+        return {"logs_freed_bytes": result.report.totals()["freed_bytes"]}
+
+
 def run_logs(
     *,
     live: LiveIds | None = None,
@@ -92,30 +184,20 @@ def run_logs(
         stop: asked between items (and directories while planning): True ends the run
             after the item in hand, and the report says it was interrupted.
     """
-    failures: list[str] = []
-    if live is None:
-        if kube is None:
-            live = LiveIds.unknown("no cluster and no live ids given")
-        else:
-            try:
-                live = read_live_ids(kube, settings)
-            except ClusterError as exc:
-                live = LiveIds.unknown(f"cannot list pods: {exc}")
-                failures.append(f"live instances not read: {exc}")
-    plan = plan_clean(
-        settings.root,
-        days=settings.days,
+    context = JobContext(
+        node or "",
+        kube,
+        publisher if node else None,
+        Settings(logs=settings),
+        stop or (lambda: False),
+    )
+    job = LogsJob(
+        context,
         live=live,
         rules=rules,
+        dry_run=dry_run,
         clock=clock,
-        progress=walked,
-        stop=stop,
+        walked=walked,
+        deleted=deleted,
     )
-    report = clean(plan, dry_run=dry_run, clock=clock, progress=deleted, stop=stop)
-    event = clean_event(report)
-    if publisher is not None and node is not None and event is not None:
-        try:
-            publisher.record_event(node, event, now=clock())
-        except PolarstackError as exc:
-            failures.append(f"could not record the event on node {node}: {exc}")
-    return LogsRun(report, plan.notes, tuple(failures))
+    return job.once()

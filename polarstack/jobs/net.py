@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from polarstack.errors import PolarstackError, raise_for_cluster_failures
+from polarstack.jobs.contract import Job, JobContext
 from polarstack.kube.client import Kube
 from polarstack.kube.readers import read_controller_config, read_net_card_name
 from polarstack.model import Condition
@@ -118,8 +120,8 @@ def probe_network(
 
 
 @dataclass
-class NetJob:
-    """Probes on each :meth:`run` and publishes through a condition manager.
+class NetConditions:
+    """A node's net conditions: probed on each run, published through a condition manager.
 
     Remembers the last IPs seen (seeded from the node's conditions at start), so a NIC that
     loses its address reports the address it had, as the platform expects.
@@ -144,8 +146,8 @@ class NetJob:
                 self.publisher, self.node, types, clock=self.clock, settings=self.settings
             )
 
-    def _seed(self) -> list[str]:
-        """Read the published conditions once; return what failed."""
+    def seed(self) -> list[str]:
+        """Read the published conditions once (the last known IPs); return what failed."""
         if self._seeded or self.manager is None:
             return []
         try:
@@ -160,39 +162,126 @@ class NetJob:
         )
         return []
 
-    def run(self) -> NetProbe:
-        """Probe once; with a publisher, write the conditions if due and record transitions."""
-        failures = self._seed()
+    def probe(self) -> NetProbe:
+        """Probe the NIC and the BMC once, and remember the IPs they gave."""
         probe = probe_network(
             self.nic, check_oob=self.check_oob, node=self.node, last=self.last,
             clock=self.clock, nic_probe=self.probe_nic, oob_probe=self.probe_oob,
         )  # fmt: skip
-        nic, oob, conditions = probe.nic, probe.oob, list(probe.conditions)
         self.last = LastKnown(
-            client_ip=nic.ipv4 or self.last.client_ip,
-            oob_ip=(oob.ip if oob else None) or self.last.oob_ip,
+            client_ip=probe.nic.ipv4 or self.last.client_ip,
+            oob_ip=(probe.oob.ip if probe.oob else None) or self.last.oob_ip,
         )
-        sync = None
-        if self.manager is not None and self.publisher is not None:
-            self.manager.set(conditions)
-            sync = self.manager.sync()
-            if sync.error:
-                failures.append(f"conditions not written: {sync.error}")
-            for transition in sync.transitions:
-                if transition.previous is None:
-                    continue  # first publication, not a change
-                try:
-                    self.publisher.record_event(
-                        self.node, transition_event(transition), now=self.clock()
-                    )
-                except PolarstackError as exc:
-                    failures.append(f"could not record the event: {exc}")
-        return NetProbe(
-            self.node,
-            nic,
-            oob,
-            tuple(conditions),
-            self.clock(),
-            sync,
-            cluster_failures=tuple(failures),
+        return probe
+
+    def publish(self, probe: NetProbe) -> NetProbe:
+        """With a publisher, write the conditions if due and record their transitions."""
+        if self.manager is None or self.publisher is None:
+            return probe
+        failures = list(probe.cluster_failures)
+        self.manager.set(list(probe.conditions))
+        sync = self.manager.sync()
+        if sync.error:
+            failures.append(f"conditions not written: {sync.error}")
+        for transition in sync.transitions:
+            if transition.previous is None:
+                continue  # first publication, not a change
+            try:
+                self.publisher.record_event(
+                    self.node, transition_event(transition), now=self.clock()
+                )
+            except PolarstackError as exc:
+                failures.append(f"could not record the event: {exc}")
+        return dataclasses.replace(probe, sync=sync, cluster_failures=tuple(failures))
+
+    def run(self) -> NetProbe:
+        """Seed (once), probe and publish."""
+        failures = self.seed()
+        probe = self.probe()
+        return self.publish(dataclasses.replace(probe, cluster_failures=tuple(failures)))
+
+
+@dataclass(frozen=True)
+class NetInputs:
+    """The NIC to probe, the BMC switch, and what reading the cluster failed to give."""
+
+    nic: str
+    check_oob: bool
+    cluster_failures: tuple[str, ...] = ()
+
+
+class NetJob(Job[NetInputs, NetProbe]):
+    """The client NIC, the BMC IP and a heartbeat, as conditions on the node.
+
+    The NIC name (``ccm-config``) and the BMC switch (``controller-config``) are read at the
+    first run and again once per heartbeat period, not on every probe: a probe every 3 s
+    must not cost two reads each.
+    """
+
+    name = "net"
+
+    def __init__(
+        self,
+        context: JobContext,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        nic_probe: Callable[[str], NicStatus] = probe_nic,
+        oob_probe: Callable[[], OobStatus] = probe_oob,
+    ) -> None:
+        super().__init__(context)
+        self.clock = clock
+        self.nic_probe = nic_probe
+        self.oob_probe = oob_probe
+        self.conditions: NetConditions | None = None
+        self._configured_at: datetime | None = None
+
+    @property
+    def settings(self) -> NetSettings:
+        """``settings.net``."""
+        return self.context.settings.net
+
+    def gather(self) -> NetInputs:
+        """Read the NIC, the switch and (once) the node's published conditions.
+
+        The NIC and the switch come from the settings when given, else from the cluster,
+        read again once per heartbeat period.
+        """
+        now = self.clock()
+        fresh = self._configured_at is not None and (
+            now - self._configured_at < self.settings.heartbeat
         )
+        if self.conditions is None or not fresh:
+            nic, check_oob = net_options(
+                self.context.kube,
+                nic=self.settings.client_nic,
+                check_oob=self.settings.check_oob,
+                settings=self.settings,
+            )
+            self._configured_at = now
+            current = self.conditions
+            if current is None or (current.nic, current.check_oob) != (nic, check_oob):
+                self.conditions = NetConditions(
+                    node=self.context.node,
+                    nic=nic,
+                    check_oob=check_oob,
+                    publisher=self.context.publisher,
+                    clock=self.clock,
+                    settings=self.settings,
+                    probe_nic=self.nic_probe,
+                    probe_oob=self.oob_probe,
+                    last=current.last if current is not None else LastKnown(),
+                )
+        conditions = self.conditions
+        assert conditions is not None
+        return NetInputs(conditions.nic, conditions.check_oob, tuple(conditions.seed()))
+
+    def run(self, inputs: NetInputs) -> NetProbe:
+        """Probe the NIC and the BMC."""
+        assert self.conditions is not None, "gather() comes first"
+        probe = self.conditions.probe()
+        return dataclasses.replace(probe, cluster_failures=inputs.cluster_failures)
+
+    def publish(self, result: NetProbe) -> NetProbe:
+        """Write the conditions on change and on the heartbeat; record transitions."""
+        assert self.conditions is not None, "gather() comes first"
+        return self.conditions.publish(result)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from polarstack.jobs import ConfigMapRun
+from polarstack.jobs.contract import Job, JobContext, Metric
 from polarstack.kube.client import Kube
 from polarstack.kube.readers import (
     read_controller_config,
@@ -18,7 +20,7 @@ from polarstack.portranges import PortRange
 from polarstack.publishers.base import Publisher
 from polarstack.publishers.contracts import ports_config_map
 from polarstack.scanners.ports import PortScan, scan_ports
-from polarstack.settings import Settings
+from polarstack.settings import PortsSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,92 @@ class PortsRun(ConfigMapRun[PortScan]):
         return self.source
 
 
+@dataclass(frozen=True)
+class PortsInputs:
+    """What the ports job reads before it scans."""
+
+    ranges: tuple[PortRange, ...]
+    source: str
+    """``argument``, ``cluster`` or ``default``."""
+    host_ports: tuple[PortHolder, ...] = ()
+    """The running pods' ``hostPort`` mappings on this node."""
+    publish: bool = True
+    """Whether to publish: ``controller-config``'s ``enablePrintPort``."""
+    notes: tuple[str, ...] = ()
+
+
+class PortsJob(Job[PortsInputs, PortsRun]):
+    """Occupied ports in the platform's ranges, as ConfigMap cloud-provider-port-usage-<node>."""
+
+    name = "ports"
+    metrics = (Metric("occupied_ports", "Occupied ports in the platform's ranges."),)
+
+    def __init__(
+        self,
+        context: JobContext,
+        *,
+        ranges: Sequence[PortRange] | None = None,
+        scan: Callable[..., PortScan] = scan_ports,
+        **scan_options: Any,
+    ) -> None:
+        super().__init__(context)
+        self.ranges = None if ranges is None else tuple(ranges)
+        self.scan = scan
+        self.scan_options = scan_options
+
+    @property
+    def settings(self) -> PortsSettings:
+        """``settings.ports``."""
+        return self.context.settings.ports
+
+    def gather(self) -> PortsInputs:
+        """Read the ranges, the pods' hostPort mappings and the switch.
+
+        The ranges are the given ones, else the cluster's annotations, else 1-65535; the
+        rest is read only with a cluster (the switch only to publish).
+        """
+        kube = self.context.kube
+        notes: tuple[str, ...] = ()
+        if self.ranges is not None:
+            ranges, source = self.ranges, "argument"
+        elif kube is not None:
+            found = read_port_ranges(kube, self.settings)
+            ranges, source, notes = found.ranges, "cluster", found.warnings
+        else:
+            ranges, source = (), "default"
+        if kube is None:
+            return PortsInputs(ranges, source, notes=notes)
+        host_ports = tuple(read_host_ports(kube, self.context.node))
+        publish = True
+        if self.context.publisher is not None:
+            publish = read_controller_config(kube).enable_print_port
+        return PortsInputs(ranges, source, host_ports, publish, notes)
+
+    def run(self, inputs: PortsInputs) -> PortsRun:
+        """Scan the host's sockets (1-65535 when no range was given at all)."""
+        ranges = None if inputs.source == "default" else list(inputs.ranges)
+        result = self.scan(
+            ranges, node=self.context.node, extra=list(inputs.host_ports), **self.scan_options
+        )
+        notes = inputs.notes
+        if self.context.publisher is not None and not inputs.publish:
+            switch = self.context.settings.cluster.controller_config
+            notes = (*notes, f"not published: {switch} has enablePrintPort off")
+        return PortsRun(result, inputs.source, notes=notes, publish=inputs.publish)
+
+    def publish(self, result: PortsRun) -> PortsRun:
+        """Write the ConfigMap on change, unless the switch is off."""
+        publisher = self.context.publisher
+        if publisher is None or not result.publish:
+            return result
+        doc = ports_config_map(result.scan, self.settings)
+        return dataclasses.replace(result, published=doc, outcome=publisher.publish_config_map(doc))
+
+    def measure(self, result: PortsRun) -> Mapping[str, float]:
+        """``occupied_ports``."""
+        return {"occupied_ports": len(result.scan.used_ports)}
+
+
 def run_ports(
     *,
     node: str,
@@ -47,7 +135,7 @@ def run_ports(
     scan: Callable[..., PortScan] = scan_ports,
     **scan_options: Any,
 ) -> PortsRun:
-    """Run the ports job once.
+    """Run the ports job once (:class:`PortsJob`).
 
     Args:
         node: the Kubernetes node name (lower case): it names the ConfigMap.
@@ -59,19 +147,5 @@ def run_ports(
         scan: the scanner; tests hand in a fake.
         scan_options: passed to the scanner (owners, verify_bind, method …).
     """
-    notes: list[str] = []
-    source = "argument" if ranges is not None else "default"
-    if ranges is None and kube is not None:
-        found = read_port_ranges(kube, settings.ports)
-        ranges, source = list(found.ranges), "cluster"
-        notes.extend(found.warnings)
-    extra: list[PortHolder] = read_host_ports(kube, node) if kube is not None else []
-    result = scan(ranges, node=node, extra=extra, **scan_options)
-    if publisher is None:
-        return PortsRun(result, source, notes=tuple(notes))
-    if kube is not None and not read_controller_config(kube).enable_print_port:
-        notes.append(f"not published: {settings.cluster.controller_config} has enablePrintPort off")
-        return PortsRun(result, source, notes=tuple(notes))
-    doc = ports_config_map(result, settings.ports)
-    outcome = publisher.publish_config_map(doc)
-    return PortsRun(result, source, published=doc, outcome=outcome, notes=tuple(notes))
+    context = JobContext(node, kube, publisher, settings)
+    return PortsJob(context, ranges=ranges, scan=scan, **scan_options).once()

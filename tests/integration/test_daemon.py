@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,25 @@ import pytest
 import yaml
 
 from polarstack.daemon.http import ApiServer
-from polarstack.daemon.service import RECHECK_ANNOTATION, Daemon, JobOptions
+from polarstack.daemon.service import RECHECK_ANNOTATION, Daemon
 from polarstack.errors import ClusterError
 from polarstack.kube.client import Kube
-from polarstack.settings import DaemonSettings, JobSchedule, LogsSettings, Settings
+from polarstack.settings import (
+    DaemonSettings,
+    LogsSettings,
+    NetSettings,
+    PortsSettings,
+    Settings,
+    VersionsSettings,
+)
 from tests.conftest import CliRunner, start
 from tests.fakekube import FakeKube
 from tests.imagetar import build_image_tar
 from tests.runtimes import Runtime, Runtimes
 
 NS = "kube-system"
-FAST = JobSchedule(ports=0.3, versions=0.5, logs=0.5, net=0.2,
-                   ports_timeout=5, versions_timeout=5, logs_timeout=5, net_timeout=5)  # fmt: skip
+# Fast loops: (interval, timeout) of each job.
+FAST = {"ports": (0.3, 5.0), "versions": (0.5, 5.0), "logs": (0.5, 5.0), "net": (0.2, 5.0)}
 STAMP = "2026-01-01T00:00:00Z"
 READY = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok",
          "lastHeartbeatTime": STAMP, "lastTransitionTime": STAMP}  # fmt: skip
@@ -105,15 +111,20 @@ def cri(runtimes: Runtimes, tmp_path: Path, platform: FakeKube) -> Runtime:
 
 
 def make_daemon(kube: Kube, tmp_path: Path, jobs: tuple[str, ...], endpoint: str | None = None,
-                schedule: JobSchedule = FAST) -> Daemon:  # fmt: skip
+                schedule: dict[str, tuple[float, float]] = FAST) -> Daemon:  # fmt: skip
+    def loop(name: str) -> dict[str, float]:
+        interval, timeout = schedule[name]
+        return {"interval": interval, "timeout": timeout}
+
     settings = Settings(
-        logs=LogsSettings(root=str(tmp_path / "logs")),
-        daemon=DaemonSettings(jobs=jobs, schedule=schedule),
-    )
-    options = JobOptions(runtime="cri" if endpoint else "auto", runtime_endpoint=endpoint,
-                         nic="lo", check_oob=False)  # fmt: skip
-    return Daemon(kube=kube, node="n1", settings=settings, jobs=jobs, options=options,
-                  watch_timeout=1)  # fmt: skip
+        ports=PortsSettings(**loop("ports")),
+        versions=VersionsSettings(runtime="cri" if endpoint else "auto",
+                                  runtime_endpoint=endpoint, **loop("versions")),
+        logs=LogsSettings(root=str(tmp_path / "logs"), **loop("logs")),
+        net=NetSettings(client_nic="lo", check_oob=False, **loop("net")),
+        daemon=DaemonSettings(jobs=jobs),
+    )  # fmt: skip
+    return Daemon(kube=kube, node="n1", settings=settings, jobs=jobs, watch_timeout=1)
 
 
 @pytest.fixture
@@ -217,7 +228,7 @@ def test_a_hung_job_fails_liveness_and_the_others_go_on(
     kube: Kube, tmp_path: Path, platform: FakeKube
 ) -> None:
     agent = make_daemon(kube, tmp_path, ("ports", "net"),
-                        schedule=replace(FAST, ports_timeout=0.3))  # fmt: skip
+                        schedule={**FAST, "ports": (0.3, 0.3)})  # fmt: skip
     release = threading.Event()
     agent.loops["ports"].step = lambda: release.wait(30)
     server = ApiServer(agent, "127.0.0.1", 0)
@@ -294,7 +305,7 @@ def test_compatible_api(running: tuple[Daemon, str], platform: FakeKube) -> None
 def test_request_recheck_reaches_every_daemon(
     kube: Kube, tmp_path: Path, cri: Runtime, platform: FakeKube
 ) -> None:
-    slow = replace(FAST, versions=3600)  # only the watch can explain a second run
+    slow = {**FAST, "versions": (3600.0, 5.0)}  # only the watch can explain a second run
     agents = [make_daemon(kube, tmp_path, ("versions",), endpoint=cri.socket, schedule=slow)
               for _ in range(2)]  # fmt: skip
     for agent in agents:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from polarstack.jobs.net import NetJob
+from polarstack.jobs.net import NetConditions
 from polarstack.kube.client import Kube
 from polarstack.publishers.kube import KubePublisher
 from polarstack.scanners.network import OobStatus, probe_oob
@@ -196,7 +196,7 @@ def test_ipmitool_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 def test_oob_condition_keeps_the_last_known_ip(ipmitool, bond1: VethPair) -> None:
     ipmitool("echo 'IP Address : 192.168.50.21'")
-    job = NetJob(node="n1", nic="bond1", probe_nic=lambda name: _fake_nic(name))
+    job = NetConditions(node="n1", nic="bond1", probe_nic=lambda name: _fake_nic(name))
     first = next(c for c in job.run().conditions if c.type == "NodeOobIP")
     assert (first.status, first.reason, first.message) == ("True", "PowerOn", "192.168.50.21")
     ipmitool("exit 1")
@@ -288,8 +288,8 @@ def test_nic_flip_reaches_the_node_on_the_next_probe(
     fake_kube: FakeKube, kube: Kube, node: str, host_nic: VethPair
 ) -> None:
     now = [datetime(2026, 3, 1, tzinfo=UTC)]
-    job = NetJob(node="n1", nic=host_nic.name, check_oob=False, publisher=KubePublisher(kube),
-                 clock=lambda: now[0])  # fmt: skip
+    job = NetConditions(node="n1", nic=host_nic.name, check_oob=False,
+                        publisher=KubePublisher(kube), clock=lambda: now[0])  # fmt: skip
     wait_host_operstate(host_nic, "up")
     assert job.run().sync.written  # type: ignore[union-attr]
     now[0] += timedelta(seconds=3)

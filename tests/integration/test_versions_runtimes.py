@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from polarstack.errors import RuntimeUnavailableError
-from polarstack.jobs.versions import run_versions, watch_versions
+from polarstack.jobs.contract import JobContext
+from polarstack.jobs.versions import VersionsJob, run_versions
 from polarstack.kube.client import Kube
+from polarstack.kube.watches import watch_config_maps
 from polarstack.model import VersionSpec
 from polarstack.publishers.kube import KubePublisher
 from polarstack.scanners.runtimes import open_runtime
@@ -192,11 +194,14 @@ def test_watch_triggers_a_recheck(
     checked, stop = threading.Event(), threading.Event()
     recheck("start")
     checked.clear()
+    # What the daemon follows for the versions job: its first watch, the version ConfigMaps.
+    watch = VersionsJob(JobContext("n1", kube)).watches()[0]
     watcher = threading.Thread(
-        target=watch_versions,
+        target=watch_config_maps,
         args=(kube,),
-        kwargs={"on_change": recheck, "stop": stop, "timeout_seconds": 1, "retry_delay": 0.1},
-    )
+        kwargs={"on_change": recheck, "stop": stop, "timeout_seconds": 1, "retry_delay": 0.1,
+                "what": watch.what, "label_selector": watch.label_selector},
+    )  # fmt: skip
     watcher.start()
     try:
         while not any(r.verb == "watch" for r in fake_kube.requests):

@@ -15,7 +15,6 @@ from polarstack import (
     JOBS,
     RUNTIMES,
     ConfigurationError,
-    JobSchedule,
     Settings,
     resolve_node_name,
 )
@@ -174,24 +173,27 @@ def daemon(
             flag = key.removeprefix("obsolete_").replace("_", "-")
             env.warn(f"--{flag} is ignored: {OBSOLETE_FLAGS[flag]}")
     settings = Settings(
-        ports=dataclasses.replace(_DEFAULTS.ports, ranges_config_map=ranges_config_map),
-        versions=dataclasses.replace(_DEFAULTS.versions, selector=version_selector),
-        logs=dataclasses.replace(_DEFAULTS.logs, root=root, days=days),
-        net=dataclasses.replace(_DEFAULTS.net, heartbeat=timedelta(seconds=heartbeat)),
-        daemon=dataclasses.replace(
-            _DEFAULTS.daemon,
-            jobs=jobs,
-            listen=listen,
-            port=port,
-            schedule=JobSchedule(
-                ports=ports_interval,
-                versions=versions_interval,
-                logs=logs_interval,
-                net=net_interval,
-            ),
+        ports=dataclasses.replace(
+            _DEFAULTS.ports, ranges_config_map=ranges_config_map, interval=ports_interval
         ),
+        versions=dataclasses.replace(
+            _DEFAULTS.versions,
+            selector=version_selector,
+            runtime=runtime,
+            runtime_endpoint=runtime_endpoint,
+            interval=versions_interval,
+        ),
+        logs=dataclasses.replace(_DEFAULTS.logs, root=root, days=days, interval=logs_interval),
+        net=dataclasses.replace(
+            _DEFAULTS.net,
+            heartbeat=timedelta(seconds=heartbeat),
+            client_nic=nic,
+            check_oob=oob,
+            interval=net_interval,
+        ),
+        daemon=dataclasses.replace(_DEFAULTS.daemon, jobs=jobs, listen=listen, port=port),
     )
-    from polarstack import ApiServer, Daemon, JobOptions
+    from polarstack import ApiServer, Daemon
 
     node = resolve_node_name(options.node_name or current_node_name, environ=env.environ)
     agent = Daemon(
@@ -199,7 +201,6 @@ def daemon(
         node=node,
         settings=settings,
         jobs=jobs,
-        options=JobOptions(runtime, runtime_endpoint, nic, oob),
     )
     try:
         server = ApiServer(agent, listen, port)

@@ -10,7 +10,6 @@ import click
 
 from polarstack import (
     CleanReport,
-    JobSchedule,
     Kube,
     LiveIds,
     LogsRun,
@@ -253,7 +252,7 @@ def clean(
         return run
 
     if loop:
-        timeout = JobSchedule().logs_timeout
+        timeout = LogsSettings.timeout
         run_repeatedly(
             env, "logs", checked_step, interval=interval, timeout=timeout, signals=signals
         )

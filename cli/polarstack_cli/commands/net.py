@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 from polarstack import (
-    JobSchedule,
     Kube,
-    NetJob,
+    NetConditions,
     NetProbe,
     NetSettings,
     net_options,
@@ -127,7 +126,7 @@ def probe(
     settings = NetSettings(heartbeat=timedelta(seconds=heartbeat))
     nic, oob = net_options(kube, nic=nic, check_oob=oob, settings=settings)
     publisher = choose_publisher(publish, publish_dir, kube)
-    job = NetJob(node=node, nic=nic, check_oob=oob, publisher=publisher, settings=settings)
+    job = NetConditions(node=node, nic=nic, check_oob=oob, publisher=publisher, settings=settings)
     if not loop:
         result = job.run()
         _report(env, result, loop=False)
@@ -141,4 +140,4 @@ def probe(
         _report(env, probe, loop=True)
         return probe
 
-    run_repeatedly(env, "net", step, interval=interval, timeout=JobSchedule().net_timeout)
+    run_repeatedly(env, "net", step, interval=interval, timeout=NetSettings.timeout)

@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from polarstack import (
-    JobSchedule,
     Kube,
     PortsRun,
+    PortsSettings,
     resolve_node_name,
     run_ports,
 )
@@ -27,7 +27,7 @@ from polarstack_cli.publishing import (
     report_published,
 )
 
-PORTS_TIMEOUT = JobSchedule().ports_timeout
+PORTS_TIMEOUT = PortsSettings.timeout
 
 
 @click.group()

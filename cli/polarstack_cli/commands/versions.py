@@ -9,10 +9,10 @@ import click
 from polarstack import (
     AUTO_ORDER,
     RUNTIMES,
-    JobSchedule,
     Kube,
     VersionSpec,
     VersionsRun,
+    VersionsSettings,
     load_versions_file,
     open_runtime,
     resolve_node_name,
@@ -156,7 +156,7 @@ def scan(
         return run
 
     if loop:
-        timeout = JobSchedule().versions_timeout
+        timeout = VersionsSettings.timeout
         run_repeatedly(env, "versions", step, interval=interval, timeout=timeout)
     else:
         step()
