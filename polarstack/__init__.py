@@ -58,6 +58,11 @@ _EXPORTS: dict[str, str] = {
     "LinkState": "polarstack.scanners.network",
     "LiveIds": "polarstack.model",
     "LocalPublisher": "polarstack.publishers.local",
+    "Job": "polarstack.jobs.contract",
+    "JobContext": "polarstack.jobs.contract",
+    "LogsJob": "polarstack.jobs.logs",
+    "PortsJob": "polarstack.jobs.ports",
+    "VersionsJob": "polarstack.jobs.versions",
     "LogsRun": "polarstack.jobs.logs",
     "LogsSettings": "polarstack.settings",
     "NetConditions": "polarstack.jobs.net",
@@ -145,10 +150,11 @@ if TYPE_CHECKING:
         UsageError,
     )
     from polarstack.imageref import ImageRef, parse_image_ref
-    from polarstack.jobs.logs import LogsRun, run_logs
+    from polarstack.jobs.contract import Job, JobContext
+    from polarstack.jobs.logs import LogsJob, LogsRun, run_logs
     from polarstack.jobs.net import NetConditions, NetJob, NetProbe, net_options, probe_network
-    from polarstack.jobs.ports import PortsRun, run_ports
-    from polarstack.jobs.versions import VersionsRun, run_versions
+    from polarstack.jobs.ports import PortsJob, PortsRun, run_ports
+    from polarstack.jobs.versions import VersionsJob, VersionsRun, run_versions
     from polarstack.kube.client import (
         ClusterTarget,
         Kube,
@@ -257,12 +263,15 @@ __all__ = [
     "HostAccessError",
     "ImageLister",
     "ImageRef",
+    "Job",
+    "JobContext",
     "JobLoop",
     "Kube",
     "KubePublisher",
     "LinkState",
     "LiveIds",
     "LocalPublisher",
+    "LogsJob",
     "LogsRun",
     "LogsSettings",
     "NetConditions",
@@ -279,6 +288,7 @@ __all__ = [
     "PortHolder",
     "PortRange",
     "PortScan",
+    "PortsJob",
     "PortsRun",
     "PortsSettings",
     "Publisher",
@@ -292,6 +302,7 @@ __all__ = [
     "VersionScan",
     "VersionSpec",
     "VersionStatus",
+    "VersionsJob",
     "VersionsRun",
     "VersionsSettings",
     "__version__",

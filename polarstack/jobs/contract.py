@@ -116,6 +116,10 @@ class Job(ABC, Generic[InputsT, ResultT]):
         """
         raise_for_cluster_failures(tuple(getattr(result, "cluster_failures", ())))
 
+    def interrupted(self, result: ResultT) -> bool:
+        """Whether the context's ``stop`` cut the run short (only long jobs heed it)."""
+        return False
+
     def measure(self, result: ResultT) -> Mapping[str, float]:
         """Values of :attr:`metrics` for one successful run."""
         return {}

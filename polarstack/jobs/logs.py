@@ -10,7 +10,7 @@ from typing import Any
 
 from polarstack.cleaners.deleting import CleanReport, clean
 from polarstack.cleaners.logs import plan_clean
-from polarstack.errors import ClusterError, PolarstackError, raise_for_cluster_failures
+from polarstack.errors import ClusterError, PolarstackError
 from polarstack.jobs.contract import Job, JobContext, Metric
 from polarstack.kube.client import Kube
 from polarstack.kube.readers import read_live_ids
@@ -55,14 +55,6 @@ class LogsRun:
         """The report's JSON object (see :meth:`CleanReport.to_dict`)."""
         return self.report.to_dict(lazy=lazy)
 
-    def raise_for_cluster(self) -> None:
-        """Raise when the cluster failed this run.
-
-        Raises:
-            ClusterError: naming each failure.
-        """
-        raise_for_cluster_failures(self.cluster_failures)
-
 
 @dataclass(frozen=True)
 class LogsInputs:
@@ -83,6 +75,8 @@ class LogsJob(Job[LogsInputs, LogsRun]):
         context: JobContext,
         *,
         live: LiveIds | None = None,
+        live_ids_file: str | None = None,
+        extra_ids: Sequence[str] = (),
         rules: Sequence[Rule] = ALL_RULES,
         dry_run: bool = False,
         clock: Callable[[], datetime] = utc_now,
@@ -91,6 +85,9 @@ class LogsJob(Job[LogsInputs, LogsRun]):
     ) -> None:
         super().__init__(context)
         self.live = live
+        self.live_ids_file = live_ids_file
+        """Read at each run, with ``extra_ids``: instances come and go between runs."""
+        self.extra_ids = tuple(extra_ids)
         self.rules = tuple(rules)
         self.dry_run = dry_run
         self.clock = clock
@@ -103,7 +100,15 @@ class LogsJob(Job[LogsInputs, LogsRun]):
         return self.context.settings.logs
 
     def gather(self) -> LogsInputs:
-        """The live ids given, else the cluster's; a failed read leaves them unknown."""
+        """The live ids given (or in the file), else the cluster's.
+
+        A failed read of the cluster leaves them unknown, and is the run's failure.
+
+        Raises:
+            UsageError: the live ids file cannot be read.
+        """
+        if self.live_ids_file is not None:
+            return LogsInputs(LiveIds.read_file(self.live_ids_file, extra=self.extra_ids))
         if self.live is not None:
             return LogsInputs(self.live)
         kube = self.context.kube
@@ -146,6 +151,10 @@ class LogsJob(Job[LogsInputs, LogsRun]):
             failure = f"could not record the event on node {node}: {exc}"
             return dataclasses.replace(result, cluster_failures=(*result.cluster_failures, failure))
         return result
+
+    def interrupted(self, result: LogsRun) -> bool:
+        """Whether a stop ended the clean before its end."""
+        return result.report.interrupted
 
     def measure(self, result: LogsRun) -> Mapping[str, float]:
         """``logs_freed_bytes``, by a real run."""

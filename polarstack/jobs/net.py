@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from polarstack.errors import PolarstackError, raise_for_cluster_failures
+from polarstack.errors import PolarstackError
 from polarstack.jobs.contract import Job, JobContext
 from polarstack.kube.client import Kube
 from polarstack.kube.readers import read_controller_config, read_net_card_name
@@ -44,14 +44,6 @@ class NetProbe:
     cluster_failures: tuple[str, ...] = ()
     """What publishing was asked to do with the cluster and could not: read the published
     conditions, write them, record an Event."""
-
-    def raise_for_cluster(self) -> None:
-        """Raise when publishing failed this probe.
-
-        Raises:
-            ClusterError: naming each failure.
-        """
-        raise_for_cluster_failures(self.cluster_failures)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``polarstack net probe --output json`` prints."""

@@ -212,16 +212,16 @@ def test_a_one_shot_run_collects_less_often_and_restores_the_collector(
 ):
     import gc
 
-    from polarstack_cli.commands import logs as command
+    from polarstack.jobs.logs import LogsJob
 
     seen = []
-    real_run_logs = command.run_logs
+    real_run = LogsJob.run
 
-    def recording(**kwargs):
+    def recording(self, inputs):
         seen.append(gc.get_threshold()[0])
-        return real_run_logs(**kwargs)
+        return real_run(self, inputs)
 
-    monkeypatch.setattr(command, "run_logs", recording)
+    monkeypatch.setattr(LogsJob, "run", recording)
     before = gc.get_threshold()
     result = cli(["logs", "clean", "--root", str(tree), "--live-id", "ins-live", "--dry-run"])
     assert result.status == 0, result.stderr

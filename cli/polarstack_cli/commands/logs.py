@@ -9,23 +9,19 @@ from contextlib import contextmanager
 import click
 
 from polarstack import (
-    CleanReport,
-    Kube,
     LiveIds,
+    LogsJob,
     LogsRun,
     LogsSettings,
     PartialFailureError,
-    Publisher,
+    Settings,
     human_size,
     parse_rules,
-    resolve_node_name,
-    run_logs,
 )
-from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
-from polarstack_cli.looping import loop_options, run_repeatedly
+from polarstack_cli.jobrun import job_context, run_job
+from polarstack_cli.looping import loop_options
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
-from polarstack_cli.output import default_format, emit
 from polarstack_cli.signals import SignalStop
 
 
@@ -35,9 +31,10 @@ def logs() -> None:
     """Clean the database log tree."""
 
 
-def _table(env: Environment, report: CleanReport) -> None:
+def _table(env: Environment, run: LogsRun) -> None:
     from rich.table import Table
 
+    report = run.report
     plan = report.plan
     verb = "would delete" if report.dry_run else "deleted"
     table = Table(
@@ -103,31 +100,24 @@ def _progress(
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def _fewer_collections(loop: bool) -> Iterator[None]:
     """Run the garbage collector's youngest generation every 100,000 allocations, not 700.
 
     A clean of a large tree builds a plan and a report of 100,000 objects each that live
     until the command ends; at the default threshold the collector walks them again and
     again, 3-5% of the run. Only for one run, in a process that ends after it (the library,
-    which the daemon runs beside its other jobs, never changes the collector).
+    which the daemon runs beside its other jobs, never changes the collector); not in a
+    ``--loop``, whose process goes on.
     """
+    if loop:
+        yield
+        return
     before = gc.get_threshold()
     gc.set_threshold(100_000, *before[1:])
     try:
         yield
     finally:
         gc.set_threshold(*before)
-
-
-def _live_ids(ids: tuple[str, ...], ids_file: str | None, kube: Kube | None) -> LiveIds | None:
-    """The ids given, or None to read them from ``kube`` (the job does, and reports failure)."""
-    if ids_file is not None:
-        return LiveIds.read_file(ids_file, extra=ids)
-    if ids:
-        return LiveIds.given(ids)
-    if kube is not None:
-        return None
-    return LiveIds.unknown("no cluster given and no --live-id / --live-ids-file")
 
 
 @logs.command()
@@ -216,57 +206,39 @@ def clean(
     chosen = parse_rules(rules)
     if workers is not None:
         env.warn("--workers is ignored: deletion runs on one thread")
-    kube = cluster.connect_cluster(options) if cluster.wanted(options) else None
-    publisher: Publisher | None = None
-    if kube is not None:
-        from polarstack import KubePublisher
-
-        publisher = KubePublisher(kube)
-    node = resolve_node_name(options.node_name, environ=env.environ)
     signals = SignalStop()
+    context = job_context(
+        options, settings=Settings(logs=LogsSettings(root=root, days=days)), events=True,
+        signals=signals,
+    )  # fmt: skip
+    live: LiveIds | None = None
+    if live_ids_file is None and live_id:
+        live = LiveIds.given(live_id)
+    elif live_ids_file is None and context.kube is None:
+        live = LiveIds.unknown("no cluster given and no --live-id / --live-ids-file")
 
-    def step() -> LogsRun:
-        # The live set is read anew each run: instances come and go between runs.
-        live = _live_ids(live_id, live_ids_file, kube)
-        with _progress(env) as (walked, deleted):
-            run = run_logs(
-                live=live,
-                kube=kube,
-                settings=LogsSettings(root=root, days=days),
-                rules=chosen,
-                dry_run=dry_run,
-                node=node,
-                publisher=publisher,
-                walked=walked,
-                deleted=deleted,
-                stop=signals.is_set,
-            )
+    def report(env: Environment, run: LogsRun) -> None:
         for note in run.notes:
             env.warn(note)
-        emit(env, options.output or default_format(env), run.report, _table, compact=loop)
-        return run
 
-    def checked_step() -> LogsRun:
-        run = step()
-        _raise_for_failures(run)
-        return run
-
-    if loop:
-        timeout = LogsSettings.timeout
-        run_repeatedly(
-            env, "logs", checked_step, interval=interval, timeout=timeout, signals=signals
+    with _progress(env) as (walked, deleted), _fewer_collections(loop):
+        job = LogsJob(
+            context,
+            live=live,
+            live_ids_file=live_ids_file,
+            extra_ids=live_id,
+            rules=chosen,
+            dry_run=dry_run,
+            walked=walked,
+            deleted=deleted,
         )
-    else:
-        with _fewer_collections(), signals:
-            run = step()
-        # A run a signal cut short says so first; then the cluster's failure; the items'.
-        if run.report.interrupted:
-            signals.raise_if_stopped()
-        _raise_for_failures(run)
+        run_job(
+            options, job, table=_table, loop=loop, interval=interval, report=report,
+            check=_raise_for_partial_failure, signals=signals,
+        )  # fmt: skip
 
 
-def _raise_for_failures(run: LogsRun) -> None:
-    run.raise_for_cluster()
+def _raise_for_partial_failure(run: LogsRun) -> None:
     if run.report.failed:
         raise PartialFailureError(
             f"{run.report.failed} item(s) could not be deleted; see the report"

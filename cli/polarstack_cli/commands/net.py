@@ -7,21 +7,13 @@ from pathlib import Path
 
 import click
 
-from polarstack import (
-    Kube,
-    NetConditions,
-    NetProbe,
-    NetSettings,
-    net_options,
-    resolve_node_name,
-)
-from polarstack_cli import cluster
+from polarstack import NetJob, NetProbe, NetSettings, Settings
 from polarstack_cli.environment import Environment
-from polarstack_cli.looping import loop_options, run_repeatedly
+from polarstack_cli.jobrun import job_context, run_job
+from polarstack_cli.looping import loop_options
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
-from polarstack_cli.output import default_format, emit
 from polarstack_cli.params import DURATION
-from polarstack_cli.publishing import check_publish_options, choose_publisher, publish_options
+from polarstack_cli.publishing import check_publish_options, publish_options
 
 
 @click.group()
@@ -117,27 +109,17 @@ def probe(
       polarstack net probe --nic eth0 --no-oob
       polarstack net probe --publish --loop --interval 3s
     """
-    env = options.env
     check_publish_options(publish, publish_dir)
-    node = resolve_node_name(options.node_name, environ=env.environ)
-    kube: Kube | None = None
-    if publish or cluster.wanted(options):
-        kube = cluster.connect_cluster(options)
-    settings = NetSettings(heartbeat=timedelta(seconds=heartbeat))
-    nic, oob = net_options(kube, nic=nic, check_oob=oob, settings=settings)
-    publisher = choose_publisher(publish, publish_dir, kube)
-    job = NetConditions(node=node, nic=nic, check_oob=oob, publisher=publisher, settings=settings)
-    if not loop:
-        result = job.run()
-        _report(env, result, loop=False)
-        emit(env, options.output or default_format(env), result, _table)
-        result.raise_for_cluster()  # a publication that did not happen: exit 4
-        return
+    settings = Settings(
+        net=NetSettings(heartbeat=timedelta(seconds=heartbeat), client_nic=nic, check_oob=oob)
+    )
+    context = job_context(options, settings=settings, publish=publish, publish_dir=publish_dir)
 
-    def step() -> NetProbe:
-        # In a loop only changes are told (stderr); a table every 3 s would drown them.
-        probe = job.run()
-        _report(env, probe, loop=True)
-        return probe
+    def report(env: Environment, probe: NetProbe) -> None:
+        _report(env, probe, loop=loop)
 
-    run_repeatedly(env, "net", step, interval=interval, timeout=NetSettings.timeout)
+    # In a loop only changes are told (stderr); a table every 3 s would drown them.
+    run_job(
+        options, NetJob(context), table=_table, loop=loop, interval=interval, report=report,
+        print_in_loop=False,
+    )  # fmt: skip

@@ -7,27 +7,17 @@ from typing import Any
 
 import click
 
-from polarstack import (
-    Kube,
-    PortsRun,
-    PortsSettings,
-    resolve_node_name,
-    run_ports,
-)
-from polarstack_cli import cluster
+from polarstack import PortsJob, PortsRun
 from polarstack_cli.environment import Environment
-from polarstack_cli.looping import loop_options, run_repeatedly
+from polarstack_cli.jobrun import job_context, run_job
+from polarstack_cli.looping import loop_options
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
-from polarstack_cli.output import default_format, emit
 from polarstack_cli.params import PORT_RANGES
 from polarstack_cli.publishing import (
     check_publish_options,
-    choose_publisher,
     publish_options,
     report_published,
 )
-
-PORTS_TIMEOUT = PortsSettings.timeout
 
 
 @click.group()
@@ -121,33 +111,17 @@ def scan(
       polarstack ports scan -r 5432 -r 6000+100 --owners -o json
       polarstack ports scan --publish --kubeconfig ~/.kube/config
     """
-    env = options.env
     check_publish_options(publish, publish_dir)
-    node = resolve_node_name(options.node_name, environ=env.environ)
     requested = [r for spec in range for r in spec]
-    kube: Kube | None = None
-    if publish or cluster.wanted(options):
-        kube = cluster.connect_cluster(options)
-    publisher = choose_publisher(publish, publish_dir, kube)
+    context = job_context(options, publish=publish, publish_dir=publish_dir)
+    job = PortsJob(
+        context, ranges=requested or None, owners=owners, verify_bind=verify_bind, method=method
+    )
 
-    def step() -> PortsRun:
-        run = run_ports(
-            node=node,
-            ranges=requested or None,
-            kube=kube,
-            publisher=publisher,
-            owners=owners,
-            verify_bind=verify_bind,
-            method=method,
-        )
+    def report(env: Environment, run: PortsRun) -> None:
         for warning in (*run.notes, *run.scan.warnings):
             env.warn(warning)
         count = f" ({len(run.published.data)} port(s))" if run.published else ""
         report_published(env, run.published, run.outcome, publish_dir, count)
-        emit(env, options.output or default_format(env), run, _table, compact=loop)
-        return run
 
-    if loop:
-        run_repeatedly(env, "ports", step, interval=interval, timeout=PORTS_TIMEOUT)
-    else:
-        step()
+    run_job(options, job, table=_table, loop=loop, interval=interval, report=report)

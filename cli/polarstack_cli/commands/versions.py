@@ -9,23 +9,18 @@ import click
 from polarstack import (
     AUTO_ORDER,
     RUNTIMES,
-    Kube,
+    VersionsJob,
     VersionSpec,
     VersionsRun,
-    VersionsSettings,
     load_versions_file,
     open_runtime,
-    resolve_node_name,
-    run_versions,
 )
-from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
-from polarstack_cli.looping import loop_options, run_repeatedly
+from polarstack_cli.jobrun import job_context, run_job
+from polarstack_cli.looping import loop_options
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
-from polarstack_cli.output import default_format, emit
 from polarstack_cli.publishing import (
     check_publish_options,
-    choose_publisher,
     publish_options,
     report_published,
 )
@@ -118,7 +113,6 @@ def scan(
       polarstack versions scan --versions-file versions.yaml --runtime docker
       polarstack versions scan --publish --kubeconfig ~/.kube/config
     """
-    env = options.env
     check_publish_options(publish, publish_dir)
     given: list[VersionSpec] | None = None
     if versions_file is not None or image:
@@ -128,35 +122,26 @@ def scan(
             )
         given = load_versions_file(versions_file) if versions_file is not None else []
         given += [VersionSpec(ref, (ref,), "--image") for ref in image]
-    kube: Kube | None = None
-    if publish or (given is None and cluster.wanted(options)):
-        kube = cluster.connect_cluster(options)
-    if given is None and kube is None:
+    context = job_context(
+        options, publish=publish, publish_dir=publish_dir, cluster_wanted=given is None
+    )
+    if given is None and context.kube is None:
         raise click.UsageError(
             "no versions to check: give --versions-file or --image, or a cluster "
             "(--kubeconfig, --context, or run in a pod)"
         )
-    publisher = choose_publisher(publish, publish_dir, kube)
-    node = resolve_node_name(options.node_name, environ=env.environ)
+    # Opened here, so a runtime that is not there fails the command at once (exit 3).
     lister = open_runtime(runtime, runtime_endpoint)
+    job = VersionsJob(
+        context,
+        runtime=lister,
+        versions=given,
+        source="file" if versions_file is not None else "image",
+    )
 
-    def step() -> VersionsRun:
-        run = run_versions(
-            node=node,
-            runtime=lister,
-            versions=given,
-            source="file" if versions_file is not None else "image",
-            kube=kube,
-            publisher=publisher,
-        )
+    def report(env: Environment, run: VersionsRun) -> None:
         for warning in (*run.notes, *run.scan.warnings):
             env.warn(warning)
         report_published(env, run.published, run.outcome, publish_dir)
-        emit(env, options.output or default_format(env), run, _table, compact=loop)
-        return run
 
-    if loop:
-        timeout = VersionsSettings.timeout
-        run_repeatedly(env, "versions", step, interval=interval, timeout=timeout)
-    else:
-        step()
+    run_job(options, job, table=_table, loop=loop, interval=interval, report=report)
