@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,7 +122,7 @@ class CleanReport:
                 item.entry.parts,
                 rule=item.rule,
                 kind=item.kind,
-                size=item.bytes,
+                size=outcome.freed,
                 status=outcome.status,
                 error=outcome.error,
             )
@@ -211,6 +212,10 @@ class CleanReport:
 
 class _ChangedError(Exception):
     """The entry on disk is no longer the one planned."""
+
+
+class _MovedError(Exception):
+    """A directory being emptied, or one above it, is no longer where it was opened."""
 
 
 PROGRESS_EVERY = 256
@@ -321,6 +326,12 @@ class _Removed:
     def outcome(self, item: PlannedItem, status: str, error: str | None = None) -> ItemOutcome:
         return ItemOutcome(item, status, self.freed, error, self.files, self.dirs)
 
+    def stopped(self, item: PlannedItem, why: str) -> ItemOutcome:
+        """The item left off for ``why``: skipped when nothing was removed, else failed."""
+        if not (self.files or self.dirs):
+            return self.outcome(item, "skipped", why)
+        return self.outcome(item, "failed", f"{why}, after removing part of it")
+
 
 def _carry_out(
     parents: safety.ParentDirs, plan: CleanPlan, item: PlannedItem, guard: _Guard
@@ -339,7 +350,7 @@ def _carry_out(
             removed.files = 1
             removed.freed = freed_bytes(info)
             return removed.outcome(item, "deleted")
-        _empty_dir(parent, entry, item.inventory, plan, guard, removed)
+        _empty_dir(parents, parent, entry, item.inventory, plan, guard, removed)
         if removed.kept:
             return removed.outcome(
                 item,
@@ -350,19 +361,19 @@ def _carry_out(
         os.rmdir(entry.name, dir_fd=parent)
         removed.dirs += 1
         return removed.outcome(item, "deleted")
+    except _MovedError as exc:
+        return removed.stopped(item, str(exc))
     except _ChangedError as exc:
-        return removed.outcome(item, "skipped", f"changed since planning: {exc}")
+        return removed.stopped(item, f"changed since planning: {exc}")
     except safety.MountPointError:
-        return removed.outcome(item, "skipped", MOUNT_POINT)
+        return removed.stopped(item, MOUNT_POINT)
     except FileNotFoundError:
-        return removed.outcome(item, "skipped", "vanished since planning")
+        return removed.stopped(item, "vanished since planning")
     except OSError as exc:
         if exc.errno == errno.EBUSY:  # the kernel refuses to remove a mount point
-            return removed.outcome(item, "skipped", MOUNT_POINT)
+            return removed.stopped(item, MOUNT_POINT)
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            return removed.outcome(
-                item, "skipped", "a directory on its path is no longer a directory"
-            )
+            return removed.stopped(item, "a directory on its path is no longer a directory")
         return removed.outcome(item, "failed", exc.strerror or str(exc))
 
 
@@ -381,6 +392,7 @@ def _check(dir_fd: int, entry: Entry, guard: _Guard) -> os.stat_result:
 
 
 def _empty_dir(
+    parents: safety.ParentDirs,
     parent_fd: int,
     top: Entry,
     inventory: tuple[Entry, ...],
@@ -388,14 +400,33 @@ def _empty_dir(
     guard: _Guard,
     removed: _Removed,
 ) -> None:
-    """Delete the inventory of ``top``, deepest first, counting into ``removed``."""
+    """Delete the inventory of ``top``, deepest first, counting into ``removed``.
+
+    Every :data:`~.safety.REUSE_SECONDS` the directories being emptied and those above them
+    are checked to be still where they were opened: one moved out of the root meanwhile
+    ends the item (:class:`_MovedError`).
+    """
     by_dir: dict[tuple[str, ...], list[Entry]] = {}
     for entry in inventory:
         by_dir.setdefault(entry.parts[:-1], []).append(entry)
+    opened: list[tuple[int, str, int]] = []
+    """(parent fd, name, fd) of each directory being emptied, outermost first."""
+    next_check = time.monotonic() + safety.REUSE_SECONDS
+
+    def check_in_place() -> None:
+        nonlocal next_check
+        now = time.monotonic()
+        if now < next_check:
+            return
+        next_check = now + safety.REUSE_SECONDS
+        chain = [*parents.opened(), *opened]
+        if not all(safety.in_place(*link) for link in chain):
+            raise _MovedError("a directory on its path moved while it was deleted")
 
     def empty(fd: int, parts: tuple[str, ...]) -> None:
         planned = {entry.name: entry for entry in by_dir.get(parts, [])}
         for name in os.listdir(fd):
+            check_in_place()
             entry = planned.get(name)
             if entry is None:
                 removed.keep(plan, (*parts, name), "not in the plan")
@@ -407,9 +438,11 @@ def _empty_dir(
                 if entry.is_dir:
                     kept_before = removed.kept
                     child = safety.open_dir(fd, name, guard.root_mount)
+                    opened.append((fd, name, child))
                     try:
                         empty(child, entry.parts)
                     finally:
+                        opened.pop()
                         os.close(child)
                     if removed.kept > kept_before:
                         continue  # it holds what was kept: it stays, and is counted once
@@ -430,6 +463,7 @@ def _empty_dir(
                     removed.keep(plan, entry.parts, exc.strerror or str(exc))
 
     fd = safety.open_dir(parent_fd, top.name, guard.root_mount)
+    opened.append((parent_fd, top.name, fd))
     try:
         if os.fstat(fd).st_ino != top.ino:
             raise _ChangedError("replaced by another directory")

@@ -240,7 +240,12 @@ class _Walk:
             return
         logs_rule = Rule.EXPIRED_LOG in self.rules
         directories: list[Entry] = []
-        with os.scandir(dir_fd) as it:
+        try:
+            listing = os.scandir(dir_fd)
+        except OSError as exc:  # out of fds, or no longer readable
+            self.skipped.append(SkippedPath(parts, f"cannot list: {exc.strerror}"))
+            return
+        with listing as it:
             for dirent in it:
                 self.tick()
                 name = dirent.name
@@ -365,7 +370,11 @@ class _Walk:
 
     def has_recent_log(self, fd: int, parts: tuple[str, ...]) -> bool:
         """Whether any ``*.log`` file below ``fd`` was modified within N days."""
-        for entry in self.scan(fd, parts):
+        try:
+            entries = self.scan(fd, parts)
+        except OSError:
+            return True  # cannot tell: assume recent, never delete blind
+        for entry in entries:
             if isinstance(entry, SkippedPath):
                 continue
             if self.is_recent_log(entry):
@@ -389,7 +398,11 @@ class _Walk:
         listed: list[Entry] = []
         if len(parts) >= safety.MAX_DEPTH:
             return (), f"deeper than {safety.MAX_DEPTH} levels"
-        for entry in self.scan(fd, parts):
+        try:
+            entries = self.scan(fd, parts)
+        except OSError as exc:
+            return (), f"cannot list {_relative(parts)}: {exc.strerror}"
+        for entry in entries:
             if isinstance(entry, SkippedPath):
                 return (), f"holds {_relative(entry.parts)}, {entry.reason}"
             if entry.is_dir:
@@ -495,11 +508,7 @@ def plan_clean(
                 f"open-file check incomplete: {handles.unreadable_pids} process(es) could not "
                 "be inspected; files they hold open may be deleted"
             )
-        if found.unreadable:
-            notes.append(
-                f"mount check incomplete: the mount tables of {found.unreadable} process(es) "
-                "could not be read; a mount made in their namespaces is not seen"
-            )
+        notes.extend(mount_check_notes(found))
         planned_at = clock()
         now_ns = int(planned_at.timestamp() * 1e9)
         walk = _Walk(
@@ -536,6 +545,32 @@ def plan_clean(
         mount_points=found.below,
         interrupted=interrupted,
     )
+
+
+def mount_check_notes(found: mounts.MountPoints) -> list[str]:
+    """What the report says when the mount tables did not show everything."""
+    notes = []
+    if found.root_unknown:
+        notes.append(
+            "mount check incomplete: the root's mount is not in this process's mount table; "
+            "mounts of other namespaces are not seen"
+        )
+    if found.unreadable:
+        notes.append(
+            f"mount check incomplete: the mount tables of {found.unreadable} process(es) "
+            "could not be read; a mount made in their namespaces is not seen"
+        )
+    if found.chroot_only:
+        notes.append(
+            f"mount check incomplete: {found.chroot_only} mount namespace(s) seen only "
+            "through a chroot; their mounts outside it are not seen"
+        )
+    if found.without_process:
+        notes.append(
+            f"mount check incomplete: {found.without_process} mount namespace(s) held by a "
+            "file with no process in them; their mounts are not seen"
+        )
+    return notes
 
 
 def read_open_handles_with_files() -> OpenHandles:

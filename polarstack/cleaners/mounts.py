@@ -35,7 +35,7 @@ import errno
 import os
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import NamedTuple
 
@@ -185,50 +185,134 @@ class MountPoints(NamedTuple):
     """Their path components below the root."""
     unreadable: int = 0
     """Processes whose mount table could not be read."""
+    chroot_only: int = 0
+    """Mount namespaces seen only through a chrooted process, whose table shows only the
+    mounts inside its chroot."""
+    without_process: int = 0
+    """Mount namespaces held by a file (``nsfs``) and by no process seen: not read."""
+    root_unknown: bool = False
+    """The root's own mount was not found in this process's table: nothing was read."""
+
+
+def _tasks(proc: str) -> Iterator[str]:
+    """Every thread's /proc directory.
+
+    A thread may live in a mount namespace of its own, and a process whose main thread has
+    ended is seen through its other threads.
+    """
+    try:
+        pids = [entry.name for entry in os.scandir(proc) if entry.name.isdigit()]
+    except OSError:
+        return
+    for pid in pids:
+        task_dir = os.path.join(proc, pid, "task")
+        try:
+            tids = os.listdir(task_dir)
+        except FileNotFoundError:
+            if os.path.isdir(os.path.join(proc, pid)):
+                yield os.path.join(proc, pid)  # no task list: the process alone
+            continue
+        except OSError:
+            yield os.path.join(proc, pid)
+            continue
+        for tid in tids:
+            yield os.path.join(task_dir, tid)
+
+
+def _chrooted(task: str) -> bool:
+    """Whether the thread's root is not its namespace's (unknown counts as chrooted)."""
+    try:
+        return os.readlink(os.path.join(task, "root")) != "/"
+    except OSError:
+        return True
+
+
+def _held_namespaces(table: list[MountEntry]) -> set[int]:
+    """Mount namespaces that a file holds (``nsfs`` mounts shown as ``mnt:[INODE]``)."""
+    held = set()
+    for entry in table:
+        if entry.root.startswith("mnt:[") and entry.root.endswith("]"):
+            with contextlib.suppress(ValueError):
+                held.add(int(entry.root[5:-1]))
+    return held
+
+
+def _through_chroot(
+    task: str, table: list[MountEntry], real_root: str
+) -> Iterator[tuple[str, ...]]:
+    """Mount points below the root that a chrooted thread's table shows without a parent.
+
+    Such a table shows only the mounts inside the chroot, with paths relative to it; their
+    parent mounts are not listed. The chroot's own path (``/proc/TID/root``) placed before
+    the mount point gives a path here; it is taken when the mount point's directory seen
+    from the thread and that path's directory here are the same directory (device, inode).
+    """
+    ids = {entry.mount_id for entry in table}
+    try:
+        chroot = os.readlink(os.path.join(task, "root"))
+    except OSError:
+        return
+    for entry in table:
+        if entry.parent_id in ids or not entry.mount_point.startswith("/"):
+            continue
+        here = os.path.normpath(chroot.rstrip("/") + entry.mount_point)
+        relative = _below(here, real_root)
+        if relative is None:
+            continue
+        there = os.path.join(task, "root") + os.path.dirname(entry.mount_point)
+        try:
+            same = os.path.samestat(os.lstat(os.path.dirname(here)), os.stat(there))
+        except OSError:
+            same = True  # cannot be told: keep it, never delete blind
+        if same:
+            yield tuple(relative.split("/"))
 
 
 def mount_points_below(real_root: str, root_mount: int, proc: str = "/proc") -> MountPoints:
     """Every mount point strictly below ``real_root`` (resolved), in any mount namespace.
 
-    ``root_mount`` is the root's mount id here (:func:`mount_id`). A table that cannot be
+    ``root_mount`` is the root's mount id here (:func:`mount_id`). Each namespace is read
+    through one of its threads that is not chrooted, when there is one. What could not be
     read is counted, not fatal: the fd checks still hold for this namespace.
     """
     own = _own_table(proc)
     mine = next((e for e in own if e.mount_id == root_mount), None)
-    if mine is None:
-        return MountPoints(frozenset(), 1)
-    root_location = _location(mine, real_root)
-    if root_location is None:
-        return MountPoints(frozenset(), 1)
-    found: set[tuple[str, ...]] = set()
+    root_location = None if mine is None else _location(mine, real_root)
+    if mine is None or root_location is None:
+        return MountPoints(frozenset(), root_unknown=True)
     unreadable = 0
     tables = [own]
-    seen_namespaces: set[int] = set()
+    chrooted_tables: list[tuple[str, list[MountEntry]]] = []
+    read_whole: set[int] = set()
+    read_chrooted: set[int] = set()
     with contextlib.suppress(OSError):
-        seen_namespaces.add(os.stat(os.path.join(proc, "self", "ns", "mnt")).st_ino)
-    try:
-        pids = [entry.name for entry in os.scandir(proc) if entry.name.isdigit()]
-    except OSError:
-        pids = []
-    for pid in pids:
+        read_whole.add(os.stat(os.path.join(proc, "self", "ns", "mnt")).st_ino)
+    for task in _tasks(proc):
+        namespace: int | None
         try:
-            namespace = os.stat(os.path.join(proc, pid, "ns", "mnt")).st_ino
+            namespace = os.stat(os.path.join(task, "ns", "mnt")).st_ino
         except FileNotFoundError:
             continue  # gone
         except OSError:
-            unreadable += 1
+            namespace = None  # not to be told: its table is read all the same
+        if namespace in read_whole:
             continue
-        if namespace in seen_namespaces:
+        chrooted = _chrooted(task)
+        if chrooted and namespace in read_chrooted:
             continue
         try:
-            table = read_mountinfo(os.path.join(proc, pid, "mountinfo"))
+            table = read_mountinfo(os.path.join(task, "mountinfo"))
         except FileNotFoundError:
             continue  # gone
         if table is None:
             unreadable += 1
             continue
-        seen_namespaces.add(namespace)
         tables.append(table)
+        if chrooted:
+            chrooted_tables.append((task, table))
+        if namespace is not None:
+            (read_chrooted if chrooted else read_whole).add(namespace)
+    found: set[tuple[str, ...]] = set()
     for table in tables:
         by_id = {entry.mount_id: entry for entry in table}
         for entry in table:
@@ -241,17 +325,43 @@ def mount_points_below(real_root: str, root_mount: int, proc: str = "/proc") -> 
             relative = _below(location, root_location)
             if relative is not None:
                 found.add(tuple(relative.split("/")))
-    return MountPoints(frozenset(found), unreadable)
+    for task, table in chrooted_tables:
+        found.update(_through_chroot(task, table, real_root))
+    held = _held_namespaces(own) - read_whole - read_chrooted
+    return MountPoints(
+        frozenset(found),
+        unreadable,
+        chroot_only=len(read_chrooted - read_whole),
+        without_process=len(held),
+    )
 
 
-def source_location(real_path: str, mount: int) -> tuple[str, str] | None:
-    """(device, path in its filesystem) of ``real_path``, which lies on the mount ``mount``.
+def other_names(real_path: str, mount: int, proc: str = "/proc") -> list[str] | None:
+    """The other paths of the directory ``real_path`` (on the mount ``mount``), or None.
 
-    For a directory reached through a bind mount, the path is where it really lies: the
-    root guard judges that path too.
+    They are the paths under which it is seen here through other mounts of its filesystem;
+    None when that cannot be told.
+
+    A bind mount shows a directory under a second name: ``/tmp/x`` bound from ``/boot/grub``
+    has the other name ``/boot/grub`` wherever its filesystem is mounted as well. None (the
+    mount table unreadable, or the mount no longer where the path says) makes the root
+    guard refuse rather than guess.
     """
-    for entry in _own_table("/proc"):
-        if entry.mount_id == mount:
-            location = _location(entry, real_path)
-            return None if location is None else (entry.device, location)
-    return None
+    table = _own_table(proc)
+    mine = next((entry for entry in table if entry.mount_id == mount), None)
+    if mine is None:
+        return None
+    location = _location(mine, real_path)
+    if location is None:
+        return None
+    names = []
+    for entry in table:
+        if entry.device != mine.device or entry is mine:
+            continue
+        if location == entry.root:
+            names.append(entry.mount_point)
+            continue
+        rest = _below(location, entry.root)
+        if rest is not None:
+            names.append(entry.mount_point.rstrip("/") + "/" + rest)
+    return names

@@ -27,7 +27,20 @@ from dataclasses import dataclass
 from polarstack.cleaners import mounts
 from polarstack.errors import UnsafeRootError
 
-SYSTEM_TREES = ("/proc", "/sys", "/dev", "/boot", "/etc", "/usr", "/bin", "/sbin")
+SYSTEM_TREES = (
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/efi",
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/nix",
+    "/sysroot",
+    "/ostree",
+)
 """A root may not be, nor lie below, any of these (nor ``/lib*``)."""
 
 SHARED_DIRS = frozenset(
@@ -101,8 +114,8 @@ def _refusal_by_identity(real: str, info: os.stat_result, mount: int) -> str | N
     """Why the opened root may not be cleaned although its path passed, or None.
 
     A bind mount (or a second name) can show a system directory under an innocent path:
-    the directory itself is compared with each refused one, and where it lies on the
-    filesystem of ``/``, the path it has there is judged by the same rule.
+    the directory itself is compared with each refused one, and every other name it has
+    through another mount of its filesystem is judged by the same rule.
     """
     for directory in _refused_directories():
         try:
@@ -111,19 +124,14 @@ def _refusal_by_identity(real: str, info: os.stat_result, mount: int) -> str | N
             continue
         if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
             return f"it is {directory} under another name (a bind mount or a link)"
-    slash_fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        slash = mounts.source_location("/", mounts.mount_id(slash_fd))
-    finally:
-        os.close(slash_fd)
-    here = mounts.source_location(real, mount)
-    if slash is None or here is None or here[0] != slash[0] or here[1] == real:
-        return None
-    slash_path, here_path = slash[1].rstrip("/"), here[1]
-    if slash_path and not here_path.startswith(slash_path + "/"):
-        return None  # outside what "/" shows: no system directory of ours
-    reason = _refusal("/" + here_path[len(slash_path) :].lstrip("/"))
-    return None if reason is None else f"it is bind-mounted from {here_path}: {reason}"
+    names = mounts.other_names(real, mount)
+    if names is None:
+        return "cannot tell which mount it is on (the mount table is unreadable, or it moved)"
+    for name in names:
+        reason = _refusal(os.path.normpath(name))
+        if reason is not None:
+            return f"it is also {name}, through a bind mount: {reason}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,8 @@ def open_root(root: str) -> RootDir:
     """
     if not os.path.isabs(root):
         raise UnsafeRootError(f"refusing log root {root!r}: not an absolute path")
+    if "\0" in root:
+        raise UnsafeRootError(f"refusing log root {root!r}: it holds a NUL byte")
     real = os.path.realpath(root)
     for candidate in (_normal(root), real):
         reason = _refusal(candidate)
@@ -235,6 +245,15 @@ def open_dir(parent_fd: int, name: str, root_mount: int) -> int:
     return fd
 
 
+def in_place(parent_fd: int, name: str, fd: int) -> bool:
+    """Whether ``name`` below ``parent_fd`` is still the directory ``fd`` holds open."""
+    try:
+        there = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return os.path.samestat(there, os.fstat(fd))
+
+
 REUSE_SECONDS = 0.1
 """How long an opened chain of directory fds is reused before it is opened anew."""
 
@@ -284,6 +303,11 @@ class ParentDirs:
                 self._fds.append(open_dir(parent, part, self._root_mount))
                 self._parts = (*self._parts, part)
         return self._fds[-1] if self._fds else self._root_fd
+
+    def opened(self) -> list[tuple[int, str, int]]:
+        """(parent fd, name, fd) of each directory of the chain, outermost first."""
+        parents = [self._root_fd, *self._fds[:-1]]
+        return list(zip(parents, self._parts, self._fds, strict=True))
 
     def close(self) -> None:
         """Close every fd this opened (not the root's)."""

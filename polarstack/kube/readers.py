@@ -134,7 +134,11 @@ def list_all(
         token = metadata.get("continue") or None
         if token is None:
             return found
-        if not isinstance(token, str) or token in seen:
+        if not isinstance(token, str):
+            raise ClusterError(
+                f"the answer to list {resource} has a continue token that is no text"
+            )
+        if token in seen:
             raise ClusterError(f"the answers to list {resource} repeat a continue token")
         seen.add(token)
     raise ClusterError(f"list {resource}: still more after {MAX_PAGES} pages; given up")

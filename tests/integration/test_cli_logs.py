@@ -235,3 +235,35 @@ def test_the_old_workers_option_is_accepted_and_ignored_with_a_warning(cli: CliR
     assert "--workers is ignored: deletion runs on one thread" in result.stderr
     assert not (tree / "ins-gone").exists()
     assert "--workers" not in cli(["logs", "clean", "--help"]).stdout
+
+
+@pytest.mark.parametrize("name", ["ro[/x]ot", "[bold]r"])
+def test_a_root_whose_name_looks_like_markup_is_shown_as_it_is(
+    cli: CliRunner, tmp_path: Path, name: str
+):
+    root = tmp_path / name
+    old(root / "ins-live" / "postgresql-1.log")
+    result = cli(["logs", "clean", "--root", str(root), "--live-id", "ins-live"], tty=True)
+    assert result.status == 0, result.stderr
+    # The title may fold on a narrow table: compare it unfolded.
+    assert f"{root}: older than 3 days (cleaned)" in result.stdout.replace("\n", "")
+    assert not (root / "ins-live" / "postgresql-1.log").exists()
+
+
+def test_running_out_of_file_descriptors_is_reported_not_a_crash(tmp_path: Path):
+    # A deep tree under a low fd limit: the directories the walk cannot list are reported.
+    import subprocess
+    import sys
+
+    deep = tmp_path / "logs" / "ins-live"
+    for level in range(28):
+        deep = deep / f"d{level}"
+    old(deep / "postgresql-1.log")
+    done = subprocess.run(
+        ["sh", "-c", f'ulimit -n 20; exec "$0" -m polarstack_cli logs clean --root '
+         f'{tmp_path / "logs"} --live-id ins-live --dry-run -o json', sys.executable],
+        capture_output=True, text=True, env={**os.environ, "POLARSTACK_CONFIG": os.devnull},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    errors = {a["error"] for a in json.loads(done.stdout)["actions"]}
+    assert "cannot list: Too many open files" in errors

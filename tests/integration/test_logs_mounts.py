@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ from hypothesis import strategies as st
 from polarstack.cleaners import mounts
 from polarstack.cleaners.deleting import clean
 from polarstack.cleaners.logs import MOUNT_POINT, plan_clean
+from polarstack.cleaners.safety import check_root
+from polarstack.errors import UnsafeRootError
 from polarstack.model import LiveIds
 from polarstack.procfs import OpenHandles
 from tests.conftest import require
@@ -278,6 +281,60 @@ def test_a_mount_of_another_namespace_is_never_removed(tmp_path: Path, outside: 
         other.wait()
 
 
+CHROOTED = """
+import os, sys, time
+os.chroot(sys.argv[1])
+open("/ready", "w").close()
+time.sleep(60)
+"""
+
+THREAD = """
+import ctypes, os, subprocess, sys, threading, time
+def mount_alone():
+    ctypes.CDLL(None, use_errno=True).unshare(0x00020000)  # CLONE_NEWNS, this thread only
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    os.system(f"mount -t tmpfs -o size=1m t {sys.argv[1]} && echo kept > {sys.argv[1]}/file")
+    open(sys.argv[2], "w").close()
+    time.sleep(60)
+threading.Thread(target=mount_alone, daemon=True).start()
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("how", ["chrooted", "thread"])
+def test_a_mount_seen_only_by_a_chroot_or_a_thread_is_never_removed(
+    tmp_path: Path, mounted, how: str
+):
+    require(shutil.which("unshare") is not None, "unshare is not installed (util-linux)")
+    root = tmp_path / "root"
+    target = root / "ins-tmp" / "data"
+    target.mkdir(parents=True)
+    for path in (target, target.parent):
+        set_age(path, 10)
+    ready = tmp_path / "ready"
+    if how == "chrooted":
+        script = (
+            f"mount -t tmpfs -o size=1m t {target} && echo kept > {target}/file && "
+            f"exec {sys.executable} -c '{CHROOTED}' {tmp_path}"
+        )
+        other = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
+    else:
+        # unshare(CLONE_NEWNS) in a thread: the process's other threads keep the namespace.
+        other = subprocess.Popen([sys.executable, "-c", THREAD, str(target), str(ready)])
+    try:
+        deadline = time.monotonic() + 10
+        while not ready.exists() and other.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        require(ready.exists(), f"cannot make a {how} mount namespace here")
+        plan, _ = run(root)
+        assert skipped_reasons(plan)["ins-tmp/data"] == MOUNT_POINT
+        assert plan.items == ()
+        assert target.exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_mount_ids_tell_a_same_filesystem_bind_mount_apart(tmp_path: Path, mounted: Mounts):
     source, target = tmp_path / "source", tmp_path / "target"
     source.mkdir()
@@ -331,6 +388,36 @@ def test_mount_points_of_every_namespace_are_found_where_they_really_lie(tmp_pat
     # Seen from the pod: the same mounts, the root being /data there.
     pod = fake_proc(tmp_path / "pod", {"self": CONTAINER, "1": HOST})
     assert mounts.mount_points_below("/data", 101, proc=str(pod)).below == found.below
+
+
+def test_a_bind_of_a_system_directory_on_its_own_filesystem_is_refused(
+    tmp_path: Path, mounted: Mounts
+):
+    # /dev/shm is a filesystem of its own: its bind lies on no path of "/"'s filesystem,
+    # and is refused through the other name its filesystem gives it.
+    require(os.path.ismount("/dev/shm"), "no /dev/shm mount here")
+    mounted.bind(Path("/dev/shm"), tmp_path / "shm")
+    with pytest.raises(UnsafeRootError, match="it is also /dev/shm"):
+        check_root(str(tmp_path / "shm"))
+
+
+def test_other_names_come_from_every_mount_of_the_filesystem(tmp_path: Path):
+    proc = fake_proc(
+        tmp_path,
+        {
+            "self": b"20 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+            b"21 20 8:2 / /boot rw - ext4 /dev/sda2 rw\n"
+            b"22 20 8:2 /grub /tmp/b/grub rw - ext4 /dev/sda2 rw\n"
+            b"23 20 8:1 /var/lib/x /flash rw - ext4 /dev/sda1 rw\n"
+        },
+    )
+    assert mounts.other_names("/tmp/b/grub", 22, proc=str(proc)) == ["/boot/grub"]
+    assert mounts.other_names("/tmp/b/grub/fonts", 22, proc=str(proc)) == ["/boot/grub/fonts"]
+    assert mounts.other_names("/flash/polardb", 23, proc=str(proc)) == ["/var/lib/x/polardb"]
+    assert mounts.other_names("/var/lib", 20, proc=str(proc)) == []
+    # The mount moved away from the path (or is gone): nothing can be told.
+    assert mounts.other_names("/elsewhere", 22, proc=str(proc)) is None
+    assert mounts.other_names("/tmp/b/grub", 99, proc=str(proc)) is None
 
 
 # --- the properties, with bind mounts ------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -444,3 +445,34 @@ def test_a_file_opened_after_planning_is_kept(tmp_path: Path):
     )
     assert statuses["ins-gone"][0] == "failed" and "open by a process" in statuses["ins-gone"][1]
     assert log.exists() and (root / "ins-gone" / "held").exists()
+
+
+def test_a_directory_moved_out_while_it_is_emptied_stops_its_item(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(safety, "REUSE_SECONDS", 0.01)
+    root = tmp_path / "root"
+    big = root / "ins-live" / "rm_data_big"
+    big.mkdir(parents=True)
+    count = 20_000
+    for number in range(count):
+        os.close(os.open(big / f"f{number:05d}", os.O_WRONLY | os.O_CREAT, 0o644))
+    set_age(big, 10)
+    plan = plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=NO_HANDLES)
+    saved = tmp_path / "saved"
+
+    def move_out_once_deleting_began() -> None:
+        while len(os.listdir(big)) == count:
+            time.sleep(0.001)
+        os.rename(big, saved)
+
+    mover = threading.Thread(target=move_out_once_deleting_began)
+    mover.start()
+    report = clean(plan)
+    mover.join(10)
+    (outcome,) = report.outcomes
+    left = len(os.listdir(saved))
+    assert left > 0, "the item went on deleting in the directory moved out of the root"
+    assert outcome.status == "failed"
+    assert outcome.error == (
+        "a directory on its path moved while it was deleted, after removing part of it"
+    )
+    assert report.totals()["deleted_files"] == count - left == outcome.files

@@ -31,6 +31,8 @@ def fake_mount_ids(monkeypatch):
     from polarstack.cleaners import mounts
 
     monkeypatch.setattr(mounts, "mount_id", lambda fd: os.fstat(fd).st_dev)
+    # One mount of one filesystem: the root has no other name.
+    monkeypatch.setattr(mounts, "other_names", lambda path, mount: [])
 
 
 def age(fs, path: str, seconds: float, *, is_dir: bool = False, size: int = 10) -> None:

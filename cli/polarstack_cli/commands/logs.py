@@ -33,13 +33,17 @@ def logs() -> None:
 
 def _table(env: Environment, run: LogsRun) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     report = run.report
     plan = report.plan
     verb = "would delete" if report.dry_run else "deleted"
+    # Paths and reasons are data, never markup: a root named "[bold]x" is shown as it is.
     table = Table(
-        title=f"{plan.root}: older than {plan.days:g} days "
-        f"({'dry run' if report.dry_run else 'cleaned'})",
+        title=Text(
+            f"{plan.path_of(())}: older than {plan.days:g} days "
+            f"({'dry run' if report.dry_run else 'cleaned'})"
+        ),
         title_justify="left",
     )
     for column in ("rule", f"items {verb}", "bytes", "skipped", "failed"):
@@ -54,7 +58,7 @@ def _table(env: Environment, run: LogsRun) -> None:
         )
     env.console.print(table)
     for skipped_rule in plan.skipped_rules:
-        env.console.print(f"rule {skipped_rule.rule} skipped: {skipped_rule.reason}")
+        env.console.print(f"rule {skipped_rule.rule} skipped: {skipped_rule.reason}", markup=False)
     totals = report.totals()
     env.console.print(
         f"{verb}: {totals['deleted_files']} files, {totals['deleted_dirs']} directories, "
