@@ -306,7 +306,7 @@ class ParentDirs:
 
     def opened(self) -> list[tuple[int, str, int]]:
         """(parent fd, name, fd) of each directory of the chain, outermost first."""
-        parents = [self._root_fd, *self._fds[:-1]]
+        parents = [self._root_fd, *self._fds][: len(self._fds)]
         return list(zip(parents, self._parts, self._fds, strict=True))
 
     def close(self) -> None:

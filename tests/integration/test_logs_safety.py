@@ -476,3 +476,18 @@ def test_a_directory_moved_out_while_it_is_emptied_stops_its_item(tmp_path: Path
         "a directory on its path moved while it was deleted, after removing part of it"
     )
     assert report.totals()["deleted_files"] == count - left == outcome.files
+
+
+def test_an_orphan_with_subdirectories_at_the_top_of_the_root_is_deleted_through_the_checks(
+    tmp_path: Path, monkeypatch
+):
+    # A whole-directory item right below the root: its directory chain above is the root
+    # alone, and the periodic in-place check must handle that (checked every entry here).
+    monkeypatch.setattr(safety, "REUSE_SECONDS", 0.0)
+    root = tmp_path / "root"
+    for name in ("a", "sub/b", "sub/deeper/c"):
+        make(root / "ins-gone" / name, days=10)
+    report = clean(plan_clean(str(root), live=LiveIds.given(["x"]), open_handles=NO_HANDLES))
+    (outcome,) = report.outcomes
+    assert (outcome.status, outcome.files, outcome.dirs) == ("deleted", 3, 3)
+    assert not (root / "ins-gone").exists()
