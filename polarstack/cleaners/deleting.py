@@ -264,12 +264,14 @@ def clean(
         if (top.info.st_dev, top.info.st_ino) != (plan.root_dev, plan.root_ino):
             raise UnsafeRootError(f"log root {plan.root!r} was replaced since it was planned")
         handles = (open_handles or read_open_handles_with_files)()
+        found = mounts.mount_points_below(top.path, top.mount)
         # The root's mount as it is now: anything on another is a mount point, whatever the
         # planner saw. The id cannot pass to another mount while the root's fd holds it.
         guard = _Guard(
             root_mount=top.mount,
             open_files=plan.open_files | handles.files,
-            mount_points=plan.mount_points | mounts.mount_points_below(top.path, top.mount).below,
+            mount_points=plan.mount_points | found.below,
+            blind=found.blind,
             cutoff_ns=expired_before(int(clock().timestamp() * 1e9), plan.days),
         )
         parents = safety.ParentDirs(top.fd, top.mount)
@@ -301,6 +303,8 @@ class _Guard:
     """Mount points the mount tables name (any namespace), when planned or just before."""
     cutoff_ns: int
     """Modified before this: older than N days, now."""
+    blind: str | None = None
+    """Why no directory may be deleted whole now (:attr:`.mounts.MountPoints.blind`)."""
 
 
 @dataclass
@@ -341,6 +345,8 @@ def _carry_out(
     try:
         if entry.parts in guard.mount_points:
             raise safety.MountPointError()
+        if entry.is_dir and guard.blind is not None:
+            return removed.outcome(item, "skipped", guard.blind)
         parent = parents.get(entry.parts[:-1])
         info = _check(parent, entry, guard)
         if item.rule is not Rule.ORPHAN and info.st_mtime_ns >= guard.cutoff_ns:

@@ -502,6 +502,13 @@ def plan_clean(
     try:
         handles = (open_handles or read_open_handles_with_files)()
         found = mounts.mount_points_below(top.path, top.mount)
+        walk_rules = chosen
+        if found.blind is not None:
+            # Only files are deleted while a namespace is unseen (MountPoints.blind).
+            for rule in (Rule.ORPHAN, Rule.EXPIRED_REMOVED_DATA):
+                if rule in chosen:
+                    skipped_rules.append(SkippedRule(rule, found.blind))
+            walk_rules = chosen - {Rule.ORPHAN, Rule.EXPIRED_REMOVED_DATA}
         notes = []
         if not handles.complete:
             notes.append(
@@ -516,7 +523,7 @@ def plan_clean(
             root_mount=top.mount,
             mount_points=found.below,
             cutoff_ns=expired_before(now_ns, days),
-            rules=chosen,
+            rules=walk_rules,
             live=live_ids.ids if live_ids.ids else None,
             open_files=handles.files,
             progress=progress,
@@ -550,11 +557,6 @@ def plan_clean(
 def mount_check_notes(found: mounts.MountPoints) -> list[str]:
     """What the report says when the mount tables did not show everything."""
     notes = []
-    if found.root_unknown:
-        notes.append(
-            "mount check incomplete: the root's mount is not in this process's mount table; "
-            "mounts of other namespaces are not seen"
-        )
     if found.unreadable:
         notes.append(
             f"mount check incomplete: the mount tables of {found.unreadable} process(es) "
@@ -564,11 +566,6 @@ def mount_check_notes(found: mounts.MountPoints) -> list[str]:
         notes.append(
             f"mount check incomplete: {found.chroot_only} mount namespace(s) seen only "
             "through a chroot; their mounts outside it are not seen"
-        )
-    if found.without_process:
-        notes.append(
-            f"mount check incomplete: {found.without_process} mount namespace(s) held by a "
-            "file with no process in them; their mounts are not seen"
         )
     return notes
 

@@ -193,6 +193,23 @@ class MountPoints(NamedTuple):
     root_unknown: bool = False
     """The root's own mount was not found in this process's table: nothing was read."""
 
+    @property
+    def blind(self) -> str | None:
+        """Why no directory may be deleted whole now, or None.
+
+        Removing a directory that is a mount point of an unseen namespace would detach that
+        mount and lose its data, so while some namespace cannot be seen at all, only files
+        are deleted.
+        """
+        if self.root_unknown:
+            return "mount check impossible: the root's mount is not in the mount table"
+        if self.without_process:
+            return (
+                f"mount check incomplete: {self.without_process} mount namespace(s) held by a "
+                "file with no process in them cannot be read"
+            )
+        return None
+
 
 def _tasks(proc: str) -> Iterator[str]:
     """Every thread's /proc directory.

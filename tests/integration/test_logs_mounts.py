@@ -335,6 +335,53 @@ def test_a_mount_seen_only_by_a_chroot_or_a_thread_is_never_removed(
         other.wait()
 
 
+@pytest.mark.parametrize("when", ["before planning", "after planning"])
+def test_while_a_namespace_held_by_a_file_is_unseen_no_directory_goes_whole(
+    tmp_path: Path, mounted, when: str
+):
+    # A mount namespace pinned by an nsfs file has no process whose table could be read:
+    # a mount point in it looks like a plain directory, so only files are deleted.
+    require(shutil.which("nsenter") is not None, "nsenter is not installed (util-linux)")
+    root = tmp_path / "root"
+    make(root / "ins-gone" / "postgresql-0.log", days=10)
+    (root / "ins-gone" / "mnt").mkdir()
+    for path in (root / "ins-gone" / "mnt", root / "ins-gone"):
+        set_age(path, 10)
+    early = plan_clean(str(root), live=LiveIds.given(["ins-live"]), open_handles=OpenHandles)
+    assert {item.path for item in early.items} == {"ins-gone"}
+    holder = tmp_path / "nsfile"
+    holder.touch()
+    made = subprocess.run(
+        ["unshare", f"--mount={holder}", "--propagation", "private", "true"], capture_output=True
+    )
+    require(made.returncode == 0, f"cannot pin a mount namespace here: {made.stderr!r}")
+    try:
+        script = (
+            f"mount -t tmpfs -o size=1m t {root}/ins-gone/mnt && "
+            f"echo precious > {root}/ins-gone/mnt/p"
+        )
+        subprocess.run(["nsenter", f"--mount={holder}", "sh", "-c", script], check=True)
+        if when == "before planning":
+            plan, report = run(root)
+            reasons = {s.rule.value: s.reason for s in plan.skipped_rules}
+            assert "held by a file with no process in them" in reasons["orphan"]
+            assert "held by a file with no process in them" in reasons["expired-removed-data"]
+            assert [item.path for item in plan.items] == ["ins-gone/postgresql-0.log"]
+            assert report.failed == 0
+        else:  # the executor reads the tables again, and keeps the planned folder
+            (outcome,) = clean(early).outcomes
+            assert outcome.status == "skipped"
+            assert "held by a file with no process in them" in (outcome.error or "")
+        kept = subprocess.run(
+            ["nsenter", f"--mount={holder}", "cat", f"{root}/ins-gone/mnt/p"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert kept.stdout == "precious\n"
+    finally:
+        subprocess.run(["nsenter", f"--mount={holder}", "umount", f"{root}/ins-gone/mnt"])
+        subprocess.run(["umount", str(holder)])
+
+
 def test_mount_ids_tell_a_same_filesystem_bind_mount_apart(tmp_path: Path, mounted: Mounts):
     source, target = tmp_path / "source", tmp_path / "target"
     source.mkdir()

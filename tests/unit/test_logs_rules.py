@@ -33,6 +33,10 @@ def fake_mount_ids(monkeypatch):
     monkeypatch.setattr(mounts, "mount_id", lambda fd: os.fstat(fd).st_dev)
     # One mount of one filesystem: the root has no other name.
     monkeypatch.setattr(mounts, "other_names", lambda path, mount: [])
+    # No mount table in a fake filesystem, and no mount in it either.
+    monkeypatch.setattr(
+        mounts, "mount_points_below", lambda root, mount: mounts.MountPoints(frozenset())
+    )
 
 
 def age(fs, path: str, seconds: float, *, is_dir: bool = False, size: int = 10) -> None:
