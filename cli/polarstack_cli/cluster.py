@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from polarstack import (
     ClusterTarget,
-    Kube,
-    cluster_configured,
     connect,
 )
+from polarstack.kube.client import Kube, cluster_configured
 from polarstack_cli.options import GlobalOptions
 
 

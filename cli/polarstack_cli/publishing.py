@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from polarstack import ConfigMapDoc, Kube, KubePublisher, LocalPublisher, Outcome, Publisher
+from polarstack import ConfigMapDoc, KubePublisher, LocalPublisher, Outcome, Publisher
+from polarstack.kube.client import Kube
 from polarstack_cli.environment import Environment
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -193,7 +193,8 @@ def daemon(
         ),
         daemon=dataclasses.replace(_DEFAULTS.daemon, jobs=jobs, listen=listen, port=port),
     )
-    from polarstack import ApiServer, Daemon
+    from polarstack.daemon.http import ApiServer
+    from polarstack.daemon.service import Daemon
 
     node = resolve_node_name(options.node_name or current_node_name, environ=env.environ)
     agent = Daemon(

@@ -10,12 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from polarstack import (
-    SYSTEMD_ENV_FILE,
-    SYSTEMD_UNIT_DIR,
-    install_units,
-    uninstall_units,
-)
+from polarstack.systemd import SYSTEMD_ENV_FILE, SYSTEMD_UNIT_DIR, install_units, uninstall_units
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 
 F = TypeVar("F", bound=Callable[..., Any])
