@@ -399,7 +399,7 @@ def test_no_runtime_makes_versions_unready_and_the_rest_goes_on(
 def test_log_flags_reach_the_logs_job(
     cli: CliRunner, kubeconfig: Path, tmp_path: Path, monkeypatch, args: list[str]
 ) -> None:
-    import polarstack
+    from polarstack.daemon import service
 
     seen: list[Settings] = []
 
@@ -407,7 +407,7 @@ def test_log_flags_reach_the_logs_job(
         seen.append(kwargs["settings"])
         raise ClusterError("stopped by the test")
 
-    monkeypatch.setattr(polarstack, "Daemon", record)
+    monkeypatch.setattr(service, "Daemon", record)
     result = cli(
         ["daemon", "--kubeconfig", str(kubeconfig), f"--dbcluster-log-dir={tmp_path}",
          "--ins-folder-overdue-days=7", *args]
