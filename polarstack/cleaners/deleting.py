@@ -15,6 +15,7 @@ is true even for an item that failed half-way.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import stat
@@ -77,7 +78,7 @@ class RuleCounts:
 
 @dataclass
 class _RuleTally:
-    """A rule's counts while a report is being counted."""
+    """A rule's counts while a report is being counted (:class:`RuleCounts` once done)."""
 
     done: int = 0
     bytes: int = 0
@@ -155,9 +156,7 @@ class CleanReport:
     def per_rule(self) -> dict[Rule, RuleCounts]:
         """The counts of each rule the plan applied, in the plan's order of rules."""
         return {
-            rule: RuleCounts(
-                done=counts.done, bytes=counts.bytes, skipped=counts.skipped, failed=counts.failed
-            )
+            rule: RuleCounts(**dataclasses.asdict(counts))
             for rule, counts in self._tally.rules.items()
         }
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, NamedTuple, NewType
+from typing import Any, NamedTuple
 
 from polarstack.cleaners import mounts, safety
 from polarstack.errors import UsageError
@@ -35,11 +35,8 @@ from polarstack.procfs import OpenHandles, read_open_handles
 from polarstack.settings import LogsSettings
 from polarstack.timefmt import utc_now
 
-InstanceId = NewType("InstanceId", str)
-
 DEFAULT_ROOT = LogsSettings.root
 DEFAULT_DAYS = LogsSettings.days
-LIVE_ID_LABEL = LogsSettings.instance_label
 
 
 MOUNT_POINT = "a mount point: never entered or deleted"
