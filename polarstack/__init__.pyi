@@ -64,6 +64,6 @@ from polarstack.settings import NetSettings as NetSettings
 from polarstack.settings import PortsSettings as PortsSettings
 from polarstack.settings import Settings as Settings
 from polarstack.settings import VersionsSettings as VersionsSettings
-from polarstack.units import human_size as human_size
+from polarstack.sizes import human_size as human_size
 
 __all__: list[str]

@@ -17,8 +17,8 @@ from polarstack.kube.readers import read_live_ids
 from polarstack.model import ALL_RULES, LiveIds, NodeEvent, Rule
 from polarstack.publishers.base import Publisher
 from polarstack.settings import LogsSettings, Settings
+from polarstack.sizes import human_size
 from polarstack.timefmt import utc_now
-from polarstack.units import human_size
 
 
 def clean_event(report: CleanReport) -> NodeEvent | None:

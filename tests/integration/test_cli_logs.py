@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from polarstack.units import human_size
+from polarstack.sizes import human_size
 from tests.conftest import CliRunner
 from tests.logtree import on_disk
 

@@ -13,7 +13,7 @@ from polarstack.cleaners.logs import plan_clean
 from polarstack.jobs.logs import clean_event
 from polarstack.model import LiveIds
 from polarstack.procfs import OpenHandles
-from polarstack.units import human_size
+from polarstack.sizes import human_size
 from tests.conftest import CliRunner
 from tests.fakekube import FakeKube
 from tests.logtree import make, on_disk, set_age

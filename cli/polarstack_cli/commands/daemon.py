@@ -19,7 +19,7 @@ from polarstack import (
     resolve_node_name,
 )
 from polarstack_cli import cluster
-from polarstack_cli.logs_setup import setup_logging
+from polarstack_cli.logging_setup import setup_logging
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.params import DURATION
 
