@@ -6,6 +6,7 @@ from polarstack.cleaners.deleting import clean as clean
 from polarstack.cleaners.logs import CleanPlan as CleanPlan
 from polarstack.cleaners.logs import parse_rules as parse_rules
 from polarstack.cleaners.logs import plan_clean as plan_clean
+from polarstack.durations import format_duration as format_duration
 from polarstack.durations import parse_duration as parse_duration
 from polarstack.errors import ClusterError as ClusterError
 from polarstack.errors import ConfigurationError as ConfigurationError
@@ -27,6 +28,9 @@ from polarstack.jobs.net import probe_network as probe_network
 from polarstack.jobs.ports import PortsJob as PortsJob
 from polarstack.jobs.ports import PortsRun as PortsRun
 from polarstack.jobs.ports import run_ports as run_ports
+from polarstack.jobs.registry import job_names as job_names
+from polarstack.jobs.registry import register as register
+from polarstack.jobs.registry import registered_jobs as registered_jobs
 from polarstack.jobs.versions import VersionsJob as VersionsJob
 from polarstack.jobs.versions import VersionsRun as VersionsRun
 from polarstack.jobs.versions import run_versions as run_versions
@@ -57,7 +61,6 @@ from polarstack.scanners.versions import VersionScan as VersionScan
 from polarstack.scanners.versions import VersionStatus as VersionStatus
 from polarstack.scanners.versions import load_versions_file as load_versions_file
 from polarstack.scanners.versions import scan_versions as scan_versions
-from polarstack.settings import JOBS as JOBS
 from polarstack.settings import ClusterSettings as ClusterSettings
 from polarstack.settings import LogsSettings as LogsSettings
 from polarstack.settings import NetSettings as NetSettings

@@ -43,3 +43,21 @@ def parse_duration(text: str) -> float:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     return total
+
+
+_SHOWN = (("d", 86400), ("h", 3600), ("m", 60))
+
+
+def format_duration(seconds: float) -> str:
+    """Write ``seconds`` as :func:`parse_duration` reads it.
+
+    The unit is the largest that counts it whole at least twice (a minute stays ``60s``).
+
+    Example:
+        >>> [format_duration(s) for s in (3, 60, 300, 600, 21600, 0.5)]
+        ['3s', '60s', '5m', '10m', '6h', '0.5s']
+    """
+    for unit, size in _SHOWN:
+        if seconds >= 2 * size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

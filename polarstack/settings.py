@@ -1,14 +1,22 @@
 """Defaults of every job, as grouped dataclasses (DESIGN.md, "Contracts").
 
 Precedence, highest first: command-line flag > ``POLARSTACK_*`` environment > config file >
-cluster ConfigMaps (where a job reads them) > these defaults. The CLI applies the first three;
-the jobs read the cluster; these classes hold the last.
+cluster ConfigMaps (where a job reads them) > these defaults. The CLI resolves the first three
+per option with click and builds one :class:`Settings` from them (:meth:`Settings.with_values`),
+its option defaults read from here (:meth:`Settings.default_of`); the jobs read the cluster.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, TypeVar
+
+from polarstack.errors import UsageError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,14 +98,12 @@ class NetSettings:
     timeout: float = 60.0
 
 
-JOBS = ("ports", "versions", "logs", "net")
-
-
 @dataclass(frozen=True)
 class DaemonSettings:
     """``polarstack daemon``."""
 
-    jobs: tuple[str, ...] = JOBS
+    jobs: tuple[str, ...] | None = None
+    """Jobs to run, by registered name; None: every registered job."""
     listen: str = "0.0.0.0"
     port: int = 8900
     recheck_config_map: str = "polarstack-version-recheck"
@@ -115,3 +121,59 @@ class Settings:
     logs: LogsSettings = field(default_factory=LogsSettings)
     net: NetSettings = field(default_factory=NetSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Settings of jobs added beside the built-in four, by job name."""
+
+    def for_job(self, name: str, kind: type[T]) -> T:
+        """The settings of the job called ``name``.
+
+        Its group here for a built-in job, else its entry in :attr:`extra`, else ``kind()``.
+        """
+        found = getattr(self, name, None) if name in _GROUPS else self.extra.get(name)
+        return found if isinstance(found, kind) else kind()
+
+    @staticmethod
+    def default_of(dotted: str) -> Any:
+        """The default of the setting ``group.field``, as written on its class.
+
+        Raises:
+            UsageError: a name that is not a settings field.
+        """
+        group, name = _split(dotted)
+        return getattr(getattr(_DEFAULTS, group), name)
+
+    def with_values(self, values: Mapping[str, Any]) -> Settings:
+        """A copy with fields replaced, each named ``group.field`` (``logs.days``).
+
+        This is how every front end (flags, ``POLARSTACK_*``, the config file) builds the
+        one ``Settings`` it passes on: each default stays written once, on these classes.
+
+        Example:
+            >>> Settings().with_values({"logs.days": 7.0, "ports.interval": 30.0}).logs.days
+            7.0
+
+        Raises:
+            UsageError: a name that is not a settings field.
+        """
+        groups: dict[str, dict[str, Any]] = {}
+        for dotted, value in values.items():
+            group, name = _split(dotted)
+            groups.setdefault(group, {})[name] = value
+        replaced = {
+            group: dataclasses.replace(getattr(self, group), **changes)
+            for group, changes in groups.items()
+        }
+        return dataclasses.replace(self, **replaced)
+
+
+def _split(dotted: str) -> tuple[str, str]:
+    group, _dot, name = dotted.partition(".")
+    if group not in _GROUPS or name not in {
+        f.name for f in dataclasses.fields(getattr(_DEFAULTS, group))
+    }:
+        raise UsageError(f"no such setting: {dotted!r}")
+    return group, name
+
+
+_DEFAULTS = Settings()
+_GROUPS = frozenset(f.name for f in dataclasses.fields(Settings)) - {"extra"}

@@ -1,6 +1,7 @@
 """The one body every job command runs: connect, run once or in a loop, report, exit status.
 
-A command module declares its options and its table, makes its job with
+A command module declares its options (its settings through
+:func:`~polarstack_cli.settings_options.setting_option`) and its table, makes its job with
 :func:`job_context`, and hands it to :func:`run_job`.
 """
 
@@ -10,13 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from polarstack import Job, JobContext, KubePublisher, Publisher, Settings, resolve_node_name
+from polarstack import Job, JobContext, KubePublisher, Publisher, resolve_node_name
 from polarstack_cli import cluster
 from polarstack_cli.environment import Environment
 from polarstack_cli.looping import run_repeatedly
 from polarstack_cli.options import GlobalOptions
 from polarstack_cli.output import Result, default_format, emit
 from polarstack_cli.publishing import choose_publisher
+from polarstack_cli.settings_options import settings_from
 from polarstack_cli.signals import SignalStop
 
 R = TypeVar("R", bound=Result)
@@ -25,7 +27,6 @@ R = TypeVar("R", bound=Result)
 def job_context(
     options: GlobalOptions,
     *,
-    settings: Settings | None = None,
     publish: bool = False,
     publish_dir: Path | None = None,
     cluster_wanted: bool = True,
@@ -37,7 +38,7 @@ def job_context(
     The cluster is connected for ``--publish``, or when one was named or this runs in a pod
     (and ``cluster_wanted``). The publisher is the cluster (``--publish``), a directory
     (``--publish-dir``), or, with ``events``, the cluster whenever connected (the logs job's
-    Event needs no flag).
+    Event needs no flag). The settings are the command's (:func:`settings_from`).
     """
     kube = None
     if publish or (cluster_wanted and cluster.wanted(options)):
@@ -51,7 +52,7 @@ def job_context(
         node=resolve_node_name(options.node_name, environ=options.env.environ),
         kube=kube,
         publisher=publisher,
-        settings=settings or Settings(),
+        settings=settings_from(),
         stop=signals.is_set if signals is not None else JobContext.stop,
     )
 
@@ -62,13 +63,12 @@ def run_job(
     *,
     table: Callable[[Environment, R], None],
     loop: bool,
-    interval: float,
     report: Callable[[Environment, R], None] | None = None,
     check: Callable[[R], None] | None = None,
     signals: SignalStop | None = None,
     print_in_loop: bool = True,
 ) -> None:
-    """Run ``job`` once, or every ``interval`` with ``loop``; print and check each run.
+    """Run ``job`` once, or every ``--interval`` with ``loop``; print and check each run.
 
     ``report`` writes what a run did beside its result (warnings, what was published) on
     stderr; ``check`` adds the command's own failures to the job's :meth:`~Job.check`. A
@@ -96,7 +96,7 @@ def run_job(
             env,
             job.name,
             lambda: checked(once()),
-            interval=interval,
+            interval=job.settings.interval,
             timeout=job.settings.timeout,
             signals=signals,
         )

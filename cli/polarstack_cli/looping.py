@@ -13,20 +13,20 @@ from polarstack import (
 )
 from polarstack_cli.environment import Environment
 from polarstack_cli.params import DURATION
+from polarstack_cli.settings_options import setting_option
 from polarstack_cli.signals import SignalStop
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def loop_options(default_interval: str) -> Callable[[F], F]:
-    """Add ``--loop`` and ``--interval`` (default ``default_interval``)."""
+def loop_options(job: str) -> Callable[[F], F]:
+    """Add ``--loop``, and ``--interval``: the setting ``<job>.interval``."""
 
     def decorate(func: F) -> F:
-        func = click.option(
+        func = setting_option(
             "--interval",
+            setting=f"{job}.interval",
             type=DURATION,
-            default=default_interval,
-            show_default=True,
             help="Time between runs with --loop (jittered by 10%; sooner after a failure).",
         )(func)
         return click.option(

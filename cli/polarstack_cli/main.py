@@ -20,6 +20,7 @@ from polarstack import (
     PolarstackError,
     UsageError,
     __version__,
+    registered_jobs,
 )
 from polarstack_cli.environment import Environment
 from polarstack_cli.options import GlobalOptions, global_options
@@ -28,23 +29,13 @@ from polarstack_cli.status import ExitStatus
 
 DEFAULT_CONFIG = "/etc/polarstack/config.toml"
 
-# Subcommands load on use, so `polarstack --help` does not import every job.
+# Subcommands load on use, so `polarstack --help` does not import every job. Beside these,
+# each registered job has a command: module polarstack_cli.commands.<job>, attribute <job>.
 _COMMANDS = {
     "daemon": (
         "polarstack_cli.commands.daemon",
         "daemon",
         "Run the jobs in loops with health, metrics and the HTTP API.",
-    ),
-    "logs": ("polarstack_cli.commands.logs", "logs", "Clean the database log tree."),
-    "net": (
-        "polarstack_cli.commands.net",
-        "net",
-        "The client NIC, the BMC IP and a heartbeat, as node conditions.",
-    ),
-    "ports": (
-        "polarstack_cli.commands.ports",
-        "ports",
-        "Occupied TCP ports in the platform's ranges.",
     ),
     "systemd": (
         "polarstack_cli.commands.systemd",
@@ -52,12 +43,15 @@ _COMMANDS = {
         "Install or remove polarstack's systemd services and timers.",
     ),
     "version": ("polarstack_cli.commands.version", "version", "Print the polarstack version."),
-    "versions": (
-        "polarstack_cli.commands.versions",
-        "versions",
-        "Engine versions whose images are all on this host.",
-    ),
 }
+
+
+def _commands() -> dict[str, tuple[str, str, str]]:
+    jobs = {
+        job.name: (f"polarstack_cli.commands.{job.name}", job.name, job.summary)
+        for job in registered_jobs()
+    }
+    return dict(sorted({**jobs, **_COMMANDS}.items()))
 
 
 class LazyGroup(click.Group):
@@ -65,19 +59,20 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Name every subcommand without importing any."""
-        return sorted(_COMMANDS)
+        return list(_commands())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """Import the subcommand's module on first use."""
-        if cmd_name not in _COMMANDS:
+        found = _commands().get(cmd_name)
+        if found is None:
             return None
-        module, attribute, _help = _COMMANDS[cmd_name]
+        module, attribute, _help = found
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List subcommands from the table, so --help imports none of them."""
-        rows = [(name, short) for name, (_m, _a, short) in sorted(_COMMANDS.items())]
+        rows = [(name, short) for name, (_m, _a, short) in _commands().items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -6,19 +6,19 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from polarstack.daemon.metrics import Metrics
 from polarstack.errors import PolarstackError, UsageError
 from polarstack.jobs.contract import Job, JobContext, Watch
-from polarstack.jobs.registry import REGISTRY
+from polarstack.jobs.registry import job_names, load_job
 from polarstack.kube.client import Kube, ObjectNotFoundError
 from polarstack.kube.watches import watch_config_maps
 from polarstack.publishers.kube import KubePublisher
 from polarstack.runner import Health, JobLoop
-from polarstack.settings import JOBS, Settings
+from polarstack.settings import Settings
 from polarstack.timefmt import utc_now, utc_stamp
 
 log = logging.getLogger("polarstack.daemon")
@@ -42,7 +42,7 @@ class Daemon:
     kube: Kube
     node: str
     settings: Settings = field(default_factory=Settings)
-    jobs: Sequence[str] = JOBS
+    """Everything the jobs run with; ``settings.daemon.jobs`` chooses them."""
     watch_timeout: int = 300
     monotonic: Callable[[], float] = time.monotonic
     metrics: Metrics = field(default_factory=Metrics)
@@ -53,20 +53,21 @@ class Daemon:
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.jobs) - set(JOBS))
-        if unknown or not self.jobs:
+        chosen = self.settings.daemon.jobs
+        unknown = sorted(set(chosen or ()) - set(job_names()))
+        if unknown or chosen == ():
             raise UsageError(
                 f"unknown job(s) {', '.join(unknown) or '(none chosen)'}: choose from "
-                f"{', '.join(JOBS)}"
+                f"{', '.join(job_names())}"
             )
         self.kube.on_write = self.metrics.count_write
         context = JobContext(
             self.node, self.kube, KubePublisher(self.kube), self.settings, self._stop.is_set
         )
-        for name in JOBS:
-            if name not in self.jobs:
+        for name in job_names():
+            if chosen is not None and name not in chosen:
                 continue
-            job = REGISTRY[name](context)
+            job = load_job(name)(context)
             self.running[name] = job
             self.metrics.add_job(job)
             self.loops[name] = JobLoop(

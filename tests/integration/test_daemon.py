@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ def make_daemon(kube: Kube, tmp_path: Path, jobs: tuple[str, ...], endpoint: str
         net=NetSettings(client_nic="lo", check_oob=False, **loop("net")),
         daemon=DaemonSettings(jobs=jobs),
     )  # fmt: skip
-    return Daemon(kube=kube, node="n1", settings=settings, jobs=jobs, watch_timeout=1)
+    return Daemon(kube=kube, node="n1", settings=settings, watch_timeout=1)
 
 
 @pytest.fixture
@@ -418,3 +419,52 @@ def test_log_flags_reach_the_logs_job(
     # The flag of the two-thread cleaner is accepted, and ignored with a warning.
     warned = "--logs-workers is ignored: log files are deleted on one thread" in result.stderr
     assert warned == bool(args)
+
+
+def test_one_settings_from_config_file_environment_and_flags(
+    cli: CliRunner, kubeconfig: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Flag > POLARSTACK_* > config file > the default written on the settings class."""
+    from polarstack.daemon import service
+
+    seen: list[Settings] = []
+
+    def record(**kwargs: Any) -> Daemon:
+        seen.append(kwargs["settings"])
+        raise ClusterError("stopped by the test")
+
+    monkeypatch.setattr(service, "Daemon", record)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[daemon]\ndays = 9\nheartbeat = "2m"\nnic = "eth9"\njobs = "net,ports"\n'
+        'ports_interval = "30s"\n'
+    )
+    result = cli(
+        ["--config", str(config), "daemon", "--kubeconfig", str(kubeconfig), "--nic", "eth1"],
+        environ={"POLARSTACK_DAEMON_HEARTBEAT": "90s", "POLARSTACK_DAEMON_NET_INTERVAL": "7s"},
+    )
+    assert "stopped by the test" in result.stderr
+    (settings,) = seen
+    assert settings.logs.days == 9.0  # config file
+    assert settings.ports.interval == 30.0  # config file
+    assert settings.daemon.jobs == ("net", "ports")  # config file, parsed
+    assert settings.net.heartbeat == timedelta(seconds=90)  # environment beats the file
+    assert settings.net.interval == 7.0  # environment
+    assert settings.net.client_nic == "eth1"  # flag beats the file
+    defaults = Settings()
+    assert settings.logs.root == defaults.logs.root  # nothing given: the class's default
+    assert settings.versions == defaults.versions
+    assert settings.cluster == defaults.cluster
+
+
+def test_every_setting_option_shows_the_settings_default(cli: CliRunner) -> None:
+    text = " ".join(cli(["daemon", "--help"]).stdout.split())  # help wraps lines
+    defaults = Settings()
+    for shown in (
+        f"[default: {defaults.logs.root}]",
+        f"[default: {defaults.logs.days}; x>=0]",
+        "--ports-interval DURATION [default: 60s]",
+        "--logs-interval DURATION [default: 6h]",
+        f"[default: {defaults.daemon.listen}]",
+    ):
+        assert shown in text, shown

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 import pytest
 
 from polarstack.daemon.metrics import Metrics
-from polarstack.errors import ClusterError
+from polarstack.errors import ClusterError, UsageError
 from polarstack.jobs.contract import Job, JobContext, Metric
-from polarstack.jobs.registry import REGISTRY
-from polarstack.settings import JOBS, Settings
+from polarstack.jobs.registry import REGISTRY, job_names, load_job, register
+from polarstack.settings import Settings
 
 
 def test_the_registry_holds_every_job_in_the_daemons_order():
-    assert tuple(REGISTRY) == JOBS
-    for name, job_type in REGISTRY.items():
-        job = job_type(JobContext("n1"))
+    assert job_names() == ("ports", "versions", "logs", "net")
+    for name in job_names():
+        job = load_job(name)(JobContext("n1"))
         assert job.name == name
         assert job.settings == getattr(Settings(), name)
         assert job.settings.interval > 0 and job.settings.timeout > 0
@@ -63,3 +63,55 @@ def test_a_jobs_metrics_exist_only_when_it_runs():
     metrics.observe("counting", 0.1, job.step(), None)
     assert b"polarstack_counted 42.0" in metrics.render()
     assert b"polarstack_occupied_ports" not in metrics.render()
+
+
+def test_naming_the_jobs_imports_none_of_them():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, polarstack.jobs.registry as r; r.job_names(); "
+        "print(sorted(m for m in sys.modules if m.startswith('polarstack.jobs.') "
+        "or m.startswith('polarstack.scanners') or m.startswith('polarstack.cleaners') "
+        "or m.startswith('polarstack.kube')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['polarstack.jobs.registry']"
+
+
+def test_a_job_is_registered_once_and_found_by_name():
+    entry = register("counting", CountingJob, "Counts to 42.")
+    try:
+        assert load_job("counting") is CountingJob
+        assert job_names()[-1] == "counting"
+        with pytest.raises(UsageError, match="registered already"):
+            register("counting", CountingJob, "again")
+    finally:
+        del REGISTRY[entry.name]
+    with pytest.raises(UsageError, match="unknown job 'counting': choose from ports, "):
+        load_job("counting")
+
+
+@dataclass(frozen=True)
+class UptimeSettings:
+    interval: float = 30.0
+    timeout: float = 5.0
+
+
+def test_a_new_jobs_settings_come_from_extra_else_its_defaults():
+    assert Settings().for_job("uptime", UptimeSettings) == UptimeSettings()
+    given = Settings(extra={"uptime": UptimeSettings(interval=1.0)})
+    assert given.for_job("uptime", UptimeSettings).interval == 1.0
+    assert given.for_job("ports", type(Settings().ports)) is given.ports
+
+
+def test_settings_are_replaced_by_dotted_name_and_unknown_names_are_refused():
+    settings = Settings().with_values({"logs.days": 7.0, "net.client_nic": "eth0"})
+    assert (settings.logs.days, settings.net.client_nic, settings.logs.root) == (
+        7.0,
+        "eth0",
+        Settings().logs.root,
+    )
+    for bad in ("logs.nope", "nope.days", "logs", "extra.x"):
+        with pytest.raises(UsageError, match="no such setting"):
+            Settings().with_values({bad: 1})

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import click
 
 from polarstack import (
-    JOBS,
     RUNTIMES,
     ConfigurationError,
-    Settings,
+    job_names,
     resolve_node_name,
 )
 from polarstack_cli import cluster
 from polarstack_cli.logging_setup import setup_logging
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
 from polarstack_cli.params import DURATION
+from polarstack_cli.settings_options import setting_option, settings_from
 
 # Flags of the previous daemon's DaemonSet that mean nothing here: accepted, with a warning,
 # so an old DaemonSet spec can switch image and keep its args.
@@ -63,59 +61,62 @@ def _obsolete_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _jobs(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(j.strip() for j in value.split(",") if j.strip()))
-    unknown = [j for j in chosen if j not in JOBS]
+    unknown = [j for j in chosen if j not in job_names()]
     if unknown or not chosen:
-        raise click.BadParameter(f"choose from {', '.join(JOBS)} (got {value!r})")
+        raise click.BadParameter(f"choose from {', '.join(job_names())} (got {value!r})")
     return chosen
 
 
-_DEFAULTS = Settings()
+def _interval_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for name in reversed(job_names()):
+        func = setting_option(f"--{name}-interval", setting=f"{name}.interval", type=DURATION)(func)
+    return func
 
 
 @click.command()
-@click.option(
+@setting_option(
     "--jobs",
-    default=",".join(JOBS),
-    show_default=True,
-    callback=_jobs,
+    setting="daemon.jobs",
+    parse=_jobs,
+    default=",".join(job_names()),
     help="Jobs to run, comma-separated (leave out versions without a runtime, …).",
 )
-@click.option("--listen", default=_DEFAULTS.daemon.listen, show_default=True, help="HTTP address.")
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=_DEFAULTS.daemon.port, show_default=True,
+@setting_option("--listen", setting="daemon.listen", help="HTTP address.")
+@setting_option(
+    "--port", setting="daemon.port", type=click.IntRange(0, 65535),
     help="HTTP port (0: any free port).",
 )  # fmt: skip
-@click.option("--ports-interval", type=DURATION, default="60s", show_default=True)
-@click.option("--versions-interval", type=DURATION, default="10m", show_default=True)
-@click.option("--logs-interval", type=DURATION, default="6h", show_default=True)
-@click.option("--net-interval", type=DURATION, default="3s", show_default=True)
-@click.option(
-    "--heartbeat", type=DURATION, default="5m", show_default=True,
-    help="Rewrite unchanged node conditions this often.",
-)  # fmt: skip
+@_interval_options
+@setting_option(
+    "--heartbeat", setting="net.heartbeat", help="Rewrite unchanged node conditions this often."
+)
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="json: one object per line (time, level, job, message, fields).",
 )  # fmt: skip
-@click.option(
-    "--root", "--dbcluster-log-dir", "root", default=_DEFAULTS.logs.root, show_default=True,
-    help="The database log tree.",
+@setting_option("--root", "--dbcluster-log-dir", setting="logs.root", help="The database log tree.")
+@setting_option(
+    "--days", "--ins-folder-overdue-days", setting="logs.days", type=click.FloatRange(min=0),
+    help="N of the log rules.",
 )  # fmt: skip
-@click.option(
-    "--days", "--ins-folder-overdue-days", "days", type=click.FloatRange(min=0),
-    default=_DEFAULTS.logs.days, show_default=True, help="N of the log rules.",
+@setting_option(
+    "--nic", setting="net.client_nic",
+    help="Client NIC (default: ccm-config NET_CARD_NAME, else bond1).",
 )  # fmt: skip
-@click.option("--nic", help="Client NIC (default: ccm-config NET_CARD_NAME, else bond1).")
-@click.option("--oob/--no-oob", default=None, help="Report the BMC IP [default: isCheckOObIP].")
-@click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True)
-@click.option("--runtime-endpoint", metavar="SOCKET", help="Container runtime socket.")
-@click.option(
-    "--core-version-cm-labels", "version_selector", default=_DEFAULTS.versions.selector,
-    show_default=True, help="Label selector of the version ConfigMaps.",
+@setting_option(
+    "--oob/--no-oob", setting="net.check_oob", help="Report the BMC IP [default: isCheckOObIP]."
+)
+@setting_option("--runtime", setting="versions.runtime", type=click.Choice(RUNTIMES))
+@setting_option(
+    "--runtime-endpoint", setting="versions.runtime_endpoint", metavar="SOCKET",
+    help="Container runtime socket.",
 )  # fmt: skip
-@click.option(
-    "--mpd-controller-cm-name", "ranges_config_map",
-    default=_DEFAULTS.ports.ranges_config_map, show_default=True,
+@setting_option(
+    "--core-version-cm-labels", setting="versions.selector",
+    help="Label selector of the version ConfigMaps.",
+)  # fmt: skip
+@setting_option(
+    "--mpd-controller-cm-name", setting="ports.ranges_config_map",
     help="ConfigMap whose annotations hold the port ranges.",
 )  # fmt: skip
 @click.option(
@@ -128,23 +129,7 @@ _DEFAULTS = Settings()
 def daemon(
     options: GlobalOptions,
     /,
-    jobs: tuple[str, ...],
-    listen: str,
-    port: int,
-    ports_interval: float,
-    versions_interval: float,
-    logs_interval: float,
-    net_interval: float,
-    heartbeat: float,
     log_format: str,
-    root: str,
-    days: float,
-    nic: str | None,
-    oob: bool | None,
-    runtime: str,
-    runtime_endpoint: str | None,
-    version_selector: str,
-    ranges_config_map: str,
     current_node_name: str | None,
     **obsolete: str | None,
 ) -> None:
@@ -172,27 +157,8 @@ def daemon(
         if value is not None:
             flag = key.removeprefix("obsolete_").replace("_", "-")
             env.warn(f"--{flag} is ignored: {OBSOLETE_FLAGS[flag]}")
-    settings = Settings(
-        ports=dataclasses.replace(
-            _DEFAULTS.ports, ranges_config_map=ranges_config_map, interval=ports_interval
-        ),
-        versions=dataclasses.replace(
-            _DEFAULTS.versions,
-            selector=version_selector,
-            runtime=runtime,
-            runtime_endpoint=runtime_endpoint,
-            interval=versions_interval,
-        ),
-        logs=dataclasses.replace(_DEFAULTS.logs, root=root, days=days, interval=logs_interval),
-        net=dataclasses.replace(
-            _DEFAULTS.net,
-            heartbeat=timedelta(seconds=heartbeat),
-            client_nic=nic,
-            check_oob=oob,
-            interval=net_interval,
-        ),
-        daemon=dataclasses.replace(_DEFAULTS.daemon, jobs=jobs, listen=listen, port=port),
-    )
+    settings = settings_from()
+    listen, port = settings.daemon.listen, settings.daemon.port
     from polarstack.daemon.http import ApiServer
     from polarstack.daemon.service import Daemon
 
@@ -201,7 +167,6 @@ def daemon(
         kube=cluster.connect_cluster(options),
         node=node,
         settings=settings,
-        jobs=jobs,
     )
     try:
         server = ApiServer(agent, listen, port)
@@ -216,7 +181,7 @@ def daemon(
         server.start()
         agent.start()
         print(
-            f"polarstack daemon on node {node}: jobs {', '.join(jobs)}; "
+            f"polarstack daemon on node {node}: jobs {', '.join(agent.loops)}; "
             f"HTTP on {listen}:{server.port}",
             file=env.stderr,
             flush=True,

@@ -12,9 +12,7 @@ from polarstack import (
     LiveIds,
     LogsJob,
     LogsRun,
-    LogsSettings,
     PartialFailureError,
-    Settings,
     human_size,
     parse_rules,
 )
@@ -22,6 +20,7 @@ from polarstack_cli.environment import Environment
 from polarstack_cli.jobrun import job_context, run_job
 from polarstack_cli.looping import loop_options
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
+from polarstack_cli.settings_options import setting_option
 from polarstack_cli.signals import SignalStop
 
 
@@ -125,18 +124,16 @@ def _fewer_collections(loop: bool) -> Iterator[None]:
 
 
 @logs.command()
-@click.option(
+@setting_option(
     "--root",
-    default=LogsSettings.root,
-    show_default=True,
+    setting="logs.root",
     type=click.Path(file_okay=False),
     help="The log tree: one folder per instance.",
 )
-@click.option(
+@setting_option(
     "--days",
+    setting="logs.days",
     type=click.FloatRange(min=0),
-    default=LogsSettings.days,
-    show_default=True,
     help="N of the rules: delete what is older than N x 24 h.",
 )
 @click.option(
@@ -164,20 +161,17 @@ def _fewer_collections(loop: bool) -> Iterator[None]:
     hidden=True,
     help="Ignored: deletion runs on one thread (kept so that older scripts still run).",
 )
-@loop_options("6h")
+@loop_options("logs")
 @global_options
 @pass_options
 def clean(
     options: GlobalOptions,
-    root: str,
-    days: float,
     live_id: tuple[str, ...],
     live_ids_file: str | None,
     rules: str,
     dry_run: bool,
     workers: int | None,
     loop: bool,
-    interval: float,
 ) -> None:
     """Delete expired logs, expired removed-data dirs and folders of deleted instances.
 
@@ -211,10 +205,7 @@ def clean(
     if workers is not None:
         env.warn("--workers is ignored: deletion runs on one thread")
     signals = SignalStop()
-    context = job_context(
-        options, settings=Settings(logs=LogsSettings(root=root, days=days)), events=True,
-        signals=signals,
-    )  # fmt: skip
+    context = job_context(options, events=True, signals=signals)
     live: LiveIds | None = None
     if live_ids_file is None and live_id:
         live = LiveIds.given(live_id)
@@ -237,7 +228,7 @@ def clean(
             deleted=deleted,
         )
         run_job(
-            options, job, table=_table, loop=loop, interval=interval, report=report,
+            options, job, table=_table, loop=loop, report=report,
             check=_raise_for_partial_failure, signals=signals,
         )  # fmt: skip
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from polarstack import NetJob, NetProbe, NetSettings, Settings
+from polarstack import NetJob, NetProbe
 from polarstack_cli.environment import Environment
 from polarstack_cli.jobrun import job_context, run_job
 from polarstack_cli.looping import loop_options
 from polarstack_cli.options import GlobalOptions, global_options, pass_options
-from polarstack_cli.params import DURATION
 from polarstack_cli.publishing import check_publish_options, publish_options
+from polarstack_cli.settings_options import setting_option
 
 
 @click.group()
@@ -61,10 +60,14 @@ def _report(env: Environment, probe: NetProbe, *, loop: bool) -> None:
 
 
 @net.command()
-@click.option("--nic", help="The client NIC (default: ccm-config NET_CARD_NAME, else bond1).")
-@click.option(
+@setting_option(
+    "--nic",
+    setting="net.client_nic",
+    help="The client NIC (default: ccm-config NET_CARD_NAME, else bond1).",
+)
+@setting_option(
     "--oob/--no-oob",
-    default=None,
+    setting="net.check_oob",
     help="Report the BMC IP (ipmitool lan print 1) [default: controller-config isCheckOObIP, "
     "else on].",
 )
@@ -72,25 +75,19 @@ def _report(env: Environment, probe: NetProbe, *, loop: bool) -> None:
     "Write the conditions to this node's status in the cluster, on change and heartbeat.",
     "them",
 )
-@loop_options("3s")
-@click.option(
+@loop_options("net")
+@setting_option(
     "--heartbeat",
-    type=DURATION,
-    default="5m",
-    show_default=True,
+    setting="net.heartbeat",
     help="Rewrite unchanged conditions this often.",
 )
 @global_options
 @pass_options
 def probe(
     options: GlobalOptions,
-    nic: str | None,
-    oob: bool | None,
     publish: bool,
     publish_dir: Path | None,
     loop: bool,
-    interval: float,
-    heartbeat: float,
 ) -> None:
     """Probe the client NIC and the BMC; print (or publish) the four node conditions.
 
@@ -110,16 +107,13 @@ def probe(
       polarstack net probe --publish --loop --interval 3s
     """
     check_publish_options(publish, publish_dir)
-    settings = Settings(
-        net=NetSettings(heartbeat=timedelta(seconds=heartbeat), client_nic=nic, check_oob=oob)
-    )
-    context = job_context(options, settings=settings, publish=publish, publish_dir=publish_dir)
+    context = job_context(options, publish=publish, publish_dir=publish_dir)
 
     def report(env: Environment, probe: NetProbe) -> None:
         _report(env, probe, loop=loop)
 
     # In a loop only changes are told (stderr); a table every 3 s would drown them.
     run_job(
-        options, NetJob(context), table=_table, loop=loop, interval=interval, report=report,
+        options, NetJob(context), table=_table, loop=loop, report=report,
         print_in_loop=False,
     )  # fmt: skip

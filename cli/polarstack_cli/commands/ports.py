@@ -81,7 +81,7 @@ def _table(env: Environment, run: PortsRun) -> None:
     "ports changed), unless controller-config has enablePrintPort off.",
     "that ConfigMap",
 )
-@loop_options("60s")
+@loop_options("ports")
 @global_options
 @pass_options
 def scan(
@@ -93,7 +93,6 @@ def scan(
     publish: bool,
     publish_dir: Path | None,
     loop: bool,
-    interval: float,
 ) -> None:
     """Find the TCP ports occupied on this host.
 
@@ -124,4 +123,4 @@ def scan(
         count = f" ({len(run.published.data)} port(s))" if run.published else ""
         report_published(env, run.published, run.outcome, publish_dir, count)
 
-    run_job(options, job, table=_table, loop=loop, interval=interval, report=report)
+    run_job(options, job, table=_table, loop=loop, report=report)

@@ -24,6 +24,7 @@ from polarstack_cli.publishing import (
     publish_options,
     report_published,
 )
+from polarstack_cli.settings_options import setting_option
 
 
 @click.group()
@@ -57,15 +58,15 @@ _AUTO_HELP = ", ".join(where for _kind, where in AUTO_ORDER)
 
 
 @versions.command()
-@click.option(
+@setting_option(
     "--runtime",
+    setting="versions.runtime",
     type=click.Choice(RUNTIMES),
-    default="auto",
-    show_default=True,
     help=f"Container runtime to ask; auto takes the first found of: {_AUTO_HELP}.",
 )
-@click.option(
+@setting_option(
     "--runtime-endpoint",
+    setting="versions.runtime_endpoint",
     metavar="SOCKET",
     help="The runtime's socket (for podman: a Podman service URL).",
 )
@@ -86,19 +87,16 @@ _AUTO_HELP = ", ".join(where for _kind, where in AUTO_ORDER)
     "available versions changed, or hourly to refresh checkTime).",
     "that ConfigMap",
 )
-@loop_options("10m")
+@loop_options("versions")
 @global_options
 @pass_options
 def scan(
     options: GlobalOptions,
-    runtime: str,
-    runtime_endpoint: str | None,
     versions_file: str | None,
     image: tuple[str, ...],
     publish: bool,
     publish_dir: Path | None,
     loop: bool,
-    interval: float,
 ) -> None:
     """Find which engine versions have every one of their images on this host.
 
@@ -131,7 +129,9 @@ def scan(
             "(--kubeconfig, --context, or run in a pod)"
         )
     # Opened here, so a runtime that is not there fails the command at once (exit 3).
-    lister = open_runtime(runtime, runtime_endpoint)
+    lister = open_runtime(
+        context.settings.versions.runtime, context.settings.versions.runtime_endpoint
+    )
     job = VersionsJob(
         context,
         runtime=lister,
@@ -144,4 +144,4 @@ def scan(
             env.warn(warning)
         report_published(env, run.published, run.outcome, publish_dir)
 
-    run_job(options, job, table=_table, loop=loop, interval=interval, report=report)
+    run_job(options, job, table=_table, loop=loop, report=report)
