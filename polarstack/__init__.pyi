@@ -29,6 +29,7 @@ from polarstack.jobs.ports import PortsJob as PortsJob
 from polarstack.jobs.ports import PortsRun as PortsRun
 from polarstack.jobs.ports import run_ports as run_ports
 from polarstack.jobs.registry import job_names as job_names
+from polarstack.jobs.registry import load_job as load_job
 from polarstack.jobs.registry import register as register
 from polarstack.jobs.registry import registered_jobs as registered_jobs
 from polarstack.jobs.versions import VersionsJob as VersionsJob

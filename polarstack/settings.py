@@ -133,20 +133,25 @@ class Settings:
         return found if isinstance(found, kind) else kind()
 
     @staticmethod
-    def default_of(dotted: str) -> Any:
+    def default_of(dotted: str, kinds: Mapping[str, type[Any]] | None = None) -> Any:
         """The default of the setting ``group.field``, as written on its class.
+
+        ``kinds``: the settings classes of jobs beside the built-in four, by job name.
 
         Raises:
             UsageError: a name that is not a settings field.
         """
-        group, name = _split(dotted)
-        return getattr(getattr(_DEFAULTS, group), name)
+        kind, name = _split(dotted, kinds or {})
+        return getattr(kind(), name)
 
-    def with_values(self, values: Mapping[str, Any]) -> Settings:
+    def with_values(
+        self, values: Mapping[str, Any], kinds: Mapping[str, type[Any]] | None = None
+    ) -> Settings:
         """A copy with fields replaced, each named ``group.field`` (``logs.days``).
 
         This is how every front end (flags, ``POLARSTACK_*``, the config file) builds the
         one ``Settings`` it passes on: each default stays written once, on these classes.
+        A group that is not built in is a job's in :attr:`extra`, of its class in ``kinds``.
 
         Example:
             >>> Settings().with_values({"logs.days": 7.0, "ports.interval": 30.0}).logs.days
@@ -156,23 +161,28 @@ class Settings:
             UsageError: a name that is not a settings field.
         """
         groups: dict[str, dict[str, Any]] = {}
+        kinds_of: dict[str, type[Any]] = {}
         for dotted, value in values.items():
-            group, name = _split(dotted)
+            kind, name = _split(dotted, kinds or {})
+            group = dotted.partition(".")[0]
             groups.setdefault(group, {})[name] = value
-        replaced = {
-            group: dataclasses.replace(getattr(self, group), **changes)
-            for group, changes in groups.items()
-        }
-        return dataclasses.replace(self, **replaced)
+            kinds_of[group] = kind
+        built_in: dict[str, Any] = {}
+        extra = dict(self.extra)
+        for group, changes in groups.items():
+            current = self.for_job(group, kinds_of[group])
+            target = built_in if group in _GROUPS else extra
+            target[group] = dataclasses.replace(current, **changes)
+        return dataclasses.replace(self, **built_in, extra=extra)
 
 
-def _split(dotted: str) -> tuple[str, str]:
+def _split(dotted: str, kinds: Mapping[str, type[Any]]) -> tuple[type[Any], str]:
+    """The settings class of ``group.field``'s group, and the field's name."""
     group, _dot, name = dotted.partition(".")
-    if group not in _GROUPS or name not in {
-        f.name for f in dataclasses.fields(getattr(_DEFAULTS, group))
-    }:
+    kind = type(getattr(_DEFAULTS, group)) if group in _GROUPS else kinds.get(group)
+    if kind is None or name not in {f.name for f in dataclasses.fields(kind)}:
         raise UsageError(f"no such setting: {dotted!r}")
-    return group, name
+    return kind, name
 
 
 _DEFAULTS = Settings()

@@ -9,12 +9,14 @@ points at the tests' fake API server, a temporary log tree, and containerd from 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,8 +30,16 @@ FENCE = re.compile(r"^ *```(\w+)\n(.*?)^ *```$", re.MULTILINE | re.DOTALL)
 INSTALL_BLOCK = "pip install . && polarstack"
 
 
+SOURCE_FILE = re.compile(r"^# (file|add to): (\S+)\n")
+"""First line of a block that is a source file of the worked example (architecture.md)."""
+
+
 def blocks(page: Path, language: str) -> list[str]:
     return [body for lang, body in FENCE.findall(page.read_text()) if lang == language]
+
+
+def script_blocks(page: Path) -> list[str]:
+    return [body for body in blocks(page, "python") if not SOURCE_FILE.match(body)]
 
 
 def sh_lines() -> list[tuple[str, str]]:
@@ -95,12 +105,91 @@ def test_sh_example(page: str, line: str, sandbox: dict[str, str], tmp_path: Pat
 
 
 @pytest.mark.parametrize(
-    "page", [p.relative_to(REPO).as_posix() for p in PAGES if blocks(p, "python")]
+    "page", [p.relative_to(REPO).as_posix() for p in PAGES if script_blocks(p)]
 )
 def test_python_examples(page: str, sandbox: dict[str, str], tmp_path: Path) -> None:
-    script = "\n\n".join(blocks(REPO / page, "python"))
+    script = "\n\n".join(script_blocks(REPO / page))
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path, env=sandbox, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, f"{page}\n{result.stdout}\n{result.stderr}"
+
+
+def test_a_fifth_job_is_one_job_module_one_command_module_and_one_registry_line(
+    sandbox: dict[str, str], fake_kube: FakeKube, tmp_path: Path
+) -> None:
+    """docs/architecture.md's worked example, added to a copy of the source tree as written."""
+    tree = tmp_path / "tree"
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "polarstack", tree / "polarstack", ignore=skip)
+    shutil.copytree(REPO / "cli" / "polarstack_cli", tree / "cli" / "polarstack_cli", ignore=skip)
+    before = {p.relative_to(tree) for p in tree.rglob("*") if p.is_file()}
+    sources = [
+        b for b in blocks(REPO / "docs" / "architecture.md", "python") if SOURCE_FILE.match(b)
+    ]
+    assert len(sources) == 3
+    for body in sources:
+        match = SOURCE_FILE.match(body)
+        assert match is not None
+        how, path = match.groups()
+        target = tree / path
+        if how == "file":
+            assert not target.exists(), path
+            target.write_text(body)
+        else:
+            with target.open("a") as existing:
+                existing.write(body)
+    after = {p.relative_to(tree) for p in tree.rglob("*") if p.is_file()}
+    assert sorted(map(str, after - before)) == [
+        "cli/polarstack_cli/commands/uptime.py",
+        "polarstack/jobs/uptime.py",
+    ]
+    env = {**sandbox, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'cli'}"}
+
+    def polarstack(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "polarstack_cli", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    listed = polarstack("--help")
+    assert "uptime    Seconds since this host booted." in listed.stdout, listed.stderr
+    shown = polarstack("uptime", "show", "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["seconds"] > 0
+    assert json.loads(shown.stdout)["published"] is None
+    published = polarstack("uptime", "show", "--publish", "-o", "json")
+    assert published.returncode == 0, published.stderr
+    assert json.loads(published.stdout)["published"] == "created"
+    config_map = fake_kube.get("configmaps", "polarstack-uptime-worker-1", "kube-system")
+    assert config_map is not None and float(config_map["data"]["seconds"]) > 0
+    helped = polarstack("daemon", "--help")
+    assert "--uptime-interval DURATION" in helped.stdout and "[default: 60s]" in helped.stdout
+
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "polarstack_cli", "daemon", "--jobs", "uptime",
+         "--listen", "127.0.0.1", "--port", "0", "--uptime-interval", "1s"],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert daemon.stderr is not None
+        line = ""
+        while "HTTP on" not in line:
+            line = daemon.stderr.readline()
+            assert line, "the daemon ended before serving"
+        assert "jobs uptime;" in line
+        port = int(line.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 30
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                metrics = answer.read().decode()
+            if 'polarstack_job_runs_total{job="uptime"}' in metrics:
+                break
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.2)
+        (gauge,) = [x for x in metrics.splitlines() if x.startswith("polarstack_uptime_seconds ")]
+        assert float(gauge.split()[1]) > 0
+    finally:
+        daemon.terminate()
+        daemon.communicate(timeout=30)  # reaps it and closes its stderr

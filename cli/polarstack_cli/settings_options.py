@@ -7,19 +7,44 @@ there. A command builds its ``Settings`` once, with :func:`settings_from`, and p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
 
-from polarstack import Settings, format_duration
+from polarstack import Settings, format_duration, load_job, registered_jobs
 from polarstack_cli.params import DURATION
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _CHOSEN = "polarstack.settings"
 """Key in ``click.Context.meta`` (shared by a command and its groups) of the values given."""
+
+
+class _JobSettingsTypes(Mapping[str, type[Any]]):
+    """The settings class of every registered job, by name, imported when first asked for.
+
+    ``Settings`` asks only for a job beside the built-in four, whose group it does not hold.
+    """
+
+    def __getitem__(self, name: str) -> type[Any]:
+        if name not in self:
+            raise KeyError(name)
+        kind: type[Any] = load_job(name).settings_type
+        return kind
+
+    def __contains__(self, name: object) -> bool:
+        return any(job.name == name for job in registered_jobs())
+
+    def __iter__(self) -> Iterator[str]:
+        return (job.name for job in registered_jobs())
+
+    def __len__(self) -> int:
+        return len(registered_jobs())
+
+
+JOB_SETTINGS = _JobSettingsTypes()
 
 Parse = Callable[[click.Context, click.Parameter, Any], Any]
 
@@ -33,8 +58,9 @@ def setting_option(
     takes a DURATION (and a :class:`~datetime.timedelta` field gets one). ``parse`` turns
     the option's text into the field's value (``--jobs``: a comma list into a tuple).
     """
-    default = Settings.default_of(setting)
-    if isinstance(default, timedelta):
+    default = Settings.default_of(setting, JOB_SETTINGS)
+    is_timedelta = isinstance(default, timedelta)
+    if is_timedelta:
         default = default.total_seconds()
         kwargs.setdefault("type", DURATION)
     if kwargs.get("type") is DURATION and isinstance(default, float):
@@ -45,7 +71,7 @@ def setting_option(
     def store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if parse is not None:
             value = parse(ctx, param, value)
-        if isinstance(Settings.default_of(setting), timedelta) and value is not None:
+        if is_timedelta and value is not None:
             value = timedelta(seconds=value)
         ctx.meta.setdefault(_CHOSEN, {})[setting] = value
         return value
@@ -56,4 +82,4 @@ def setting_option(
 def settings_from(ctx: click.Context | None = None) -> Settings:
     """The command's settings: the defaults with every setting option's value applied."""
     ctx = ctx or click.get_current_context()
-    return Settings().with_values(ctx.meta.get(_CHOSEN, {}))
+    return Settings().with_values(ctx.meta.get(_CHOSEN, {}), JOB_SETTINGS)

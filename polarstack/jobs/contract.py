@@ -83,6 +83,10 @@ class Job(ABC, Generic[InputsT, ResultT]):
 
     name: ClassVar[str]
     """Its name in ``--jobs``, metrics, health and logs."""
+    settings_type: ClassVar[type[Any]]
+    """Its settings class (a frozen dataclass with ``interval`` and ``timeout``): a group
+    of :class:`~polarstack.settings.Settings` for a built-in job, an entry of its ``extra``
+    for any other."""
     metrics: ClassVar[Sequence[Metric]] = ()
     """The metrics :meth:`measure` gives values for."""
 
@@ -90,9 +94,10 @@ class Job(ABC, Generic[InputsT, ResultT]):
         self.context = context
 
     @property
-    @abstractmethod
     def settings(self) -> JobSettings:
-        """This job's part of the context's settings."""
+        """This job's part of the context's settings (a job may narrow the type)."""
+        settings: JobSettings = self.context.settings.for_job(self.name, self.settings_type)
+        return settings
 
     @abstractmethod
     def gather(self) -> InputsT:

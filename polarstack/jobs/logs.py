@@ -68,6 +68,7 @@ class LogsJob(Job[LogsInputs, LogsRun]):
     """Clean the log tree; record an Event on the node when something was deleted."""
 
     name = "logs"
+    settings_type = LogsSettings
     metrics = (Metric("logs_freed_bytes", "Bytes freed by the logs job.", "counter"),)
 
     def __init__(

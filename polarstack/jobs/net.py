@@ -211,6 +211,7 @@ class NetJob(Job[NetInputs, NetProbe]):
     """
 
     name = "net"
+    settings_type = NetSettings
 
     def __init__(
         self,

@@ -57,6 +57,7 @@ class PortsJob(Job[PortsInputs, PortsRun]):
     """Occupied ports in the platform's ranges, as ConfigMap cloud-provider-port-usage-<node>."""
 
     name = "ports"
+    settings_type = PortsSettings
     metrics = (Metric("occupied_ports", "Occupied ports in the platform's ranges."),)
 
     def __init__(

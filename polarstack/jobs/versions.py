@@ -56,6 +56,7 @@ class VersionsJob(Job[VersionsInputs, VersionsRun]):
     """
 
     name = "versions"
+    settings_type = VersionsSettings
     metrics = (Metric("available_versions", "Engine versions with all their images on this host."),)
 
     def __init__(
