@@ -63,8 +63,3 @@ class DockerLister:
             )
             for image in json.loads(body)
         ]
-
-    def image_present(self, reference: str) -> bool:
-        """One ``GET /images/<ref>/json`` (the previous daemon's way, for comparison)."""
-        status, _body = self._get(f"/images/{reference}/json")
-        return status == 200

@@ -49,11 +49,3 @@ class PodmanLister:
             )
             for image in json.loads(str(output) or "[]")
         ]
-
-    def image_present(self, reference: str) -> bool:
-        """One ``podman image exists`` (the previous daemon's way, for comparison)."""
-        try:
-            self._run("image", "exists", reference)
-        except RuntimeUnavailableError:
-            return False
-        return True
