@@ -27,8 +27,8 @@ class ApiServer:
 
     def __init__(self, daemon: Daemon, host: str, port: int) -> None:
         self.daemon = daemon
+        # Its request threads are daemon threads: a hung request never holds up the exit.
         self.server = ThreadingHTTPServer((host, port), _handler(self))
-        self.server.daemon_threads = True
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
         )
