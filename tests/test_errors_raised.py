@@ -485,7 +485,7 @@ def test_docker_listing(docker_socket: tuple[str, list[bytes]], body: bytes) -> 
         assert all(isinstance(tag, str) for tag in (*image.tags, *image.digests))
 
 
-@costly
+@settings(costly, max_examples=15)  # a process per example
 @given(runtime_answers)
 @examples(RUNTIME_ANSWERS)
 def test_podman_listing(tmp_path: Path, body: bytes) -> None:
