@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from polarstack.errors import UsageError
@@ -14,6 +15,9 @@ def parse_duration(text: str) -> float:
     """Return the number of seconds in ``text``.
 
     A bare number means seconds. Parts may be combined, largest first or not: ``1h30m``.
+
+    Raises:
+        UsageError: ``text`` is empty, negative, not a duration, or too long to be finite.
 
     Example:
         >>> parse_duration("1h30m")
@@ -31,7 +35,7 @@ def parse_duration(text: str) -> float:
     else:
         if seconds < 0:
             raise UsageError(f"negative duration: {text!r}")
-        return seconds
+        return _finite(seconds, text)
     pos, total = 0, 0.0
     while pos < len(spec):
         match = _PART.match(spec, pos)
@@ -42,7 +46,14 @@ def parse_duration(text: str) -> float:
             )
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
-    return total
+    return _finite(total, text)
+
+
+def _finite(seconds: float, text: str) -> float:
+    # float() reads "nan", "inf" and 1e400 too; a wait that long fails later, in a sleep.
+    if not math.isfinite(seconds):
+        raise UsageError(f"duration out of range: {text!r}")
+    return seconds
 
 
 _SHOWN = (("d", 86400), ("h", 3600), ("m", 60))

@@ -59,6 +59,8 @@ class LiveIds:
             raise UsageError(f"cannot read live ids file {path}: {exc.strerror}") from exc
         except UnicodeDecodeError as exc:
             raise UsageError(f"live ids file {path} is not UTF-8 text (byte {exc.start})") from None
+        except ValueError as exc:  # the path holds a NUL byte
+            raise UsageError(f"cannot read live ids file {path!r}: {exc}") from exc
         return cls.given([*extra, *text.replace(",", "\n").split()])
 
     @classmethod

@@ -15,12 +15,10 @@ import sys
 # Anything render() must escape; names without any are returned as they decode.
 _NEEDS_ESCAPE = re.compile("[\\\\\x00-\x1f\x7f\udc80-\udcff]")
 _NAMED = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_ESCAPE = re.compile(r"\\(\\|n|t|r|x[0-9a-f]{2})")
-_UNNAMED = {"\\": b"\\", "n": b"\n", "t": b"\t", "r": b"\r"}
 
 
 def render(raw: bytes) -> str:
-    r"""Return ``raw`` as text that :func:`parse` turns back into the same bytes.
+    r"""Return ``raw`` as text from which the same bytes can be read back (see the module).
 
     Example:
         >>> render(b"log\xff\n.txt")
@@ -64,16 +62,3 @@ def _render_decoded(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def parse(text: str) -> bytes:
-    """Return the bytes :func:`render` rendered as ``text``."""
-    out = bytearray()
-    pos = 0
-    for match in _ESCAPE.finditer(text):
-        out += text[pos : match.start()].encode()
-        token = match.group(1)
-        out += bytes([int(token[1:], 16)]) if token.startswith("x") else _UNNAMED[token]
-        pos = match.end()
-    out += text[pos:].encode()
-    return bytes(out)

@@ -60,7 +60,10 @@ def _split_item(item: str, *, clamp: bool) -> tuple[int, int] | None:
     match = _ITEM.match(item)
     if match is None:
         return None
-    numbers = [int(group) for group in match.group(1, 3) if group is not None]
+    try:
+        numbers = [int(group) for group in match.group(1, 3) if group is not None]
+    except ValueError:  # more digits than int() converts (4300): no port, no item
+        return None
     if clamp:
         numbers = [max(number, 0) for number in numbers]
     elif min(numbers) < 0:

@@ -69,7 +69,6 @@ class Health:
     last_error: str | None = None
     last_success: float | None = None
     last_success_at: datetime | None = None
-    last_duration: float | None = None
     running_since: float | None = None
     next_run_at: float | None = None
     loop_running: bool = False
@@ -171,7 +170,6 @@ class JobLoop:
         ended = self.monotonic()
         health.runs += 1
         health.running_since = None
-        health.last_duration = ended - started
         if error is None:
             health.consecutive_failures = 0
             health.last_error = None

@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+from polarstack.cleaners.safety import open_root
+
 DAY = 86400
 
 
@@ -27,3 +29,10 @@ def set_age(path: Path | str, days: float) -> None:
 def on_disk(*paths: Path | str) -> int:
     """Bytes the files take on disk (``st_blocks``): what deleting them frees."""
     return sum(os.lstat(path).st_blocks * 512 for path in paths)
+
+
+def check_root(root: str) -> os.stat_result:
+    """Refuse ``root`` as the cleaner does (``open_root``), else close it and return its stat."""
+    opened = open_root(root)
+    opened.close()
+    return opened.info

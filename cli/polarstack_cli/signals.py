@@ -58,7 +58,7 @@ class SignalStop:
         if self.signum is not None:
             raise StoppedBySignal(self.signum)
 
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.signum is None:
             self.signum = signum
         self._event.set()

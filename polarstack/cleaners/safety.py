@@ -207,17 +207,6 @@ def open_root(root: str) -> RootDir:
     return RootDir(real, fd, info, mount)
 
 
-def check_root(root: str) -> os.stat_result:
-    """Refuse a root that is unsafe to clean (:func:`open_root`); return the directory's stat.
-
-    Raises:
-        UnsafeRootError: as :func:`open_root`.
-    """
-    opened = open_root(root)
-    opened.close()
-    return opened.info
-
-
 class MountPointError(OSError):
     """A directory below the root is on another mount: a mount point, never entered."""
 

@@ -27,8 +27,8 @@ class ApiServer:
 
     def __init__(self, daemon: Daemon, host: str, port: int) -> None:
         self.daemon = daemon
+        # Its request threads are daemon threads: a hung request never holds up the exit.
         self.server = ThreadingHTTPServer((host, port), _handler(self))
-        self.server.daemon_threads = True
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
         )
@@ -115,7 +115,15 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
             self._serve("DELETE")
 
         def _serve(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                # Where the body ends is unknown, so is where a next request would start.
+                body = {"status": "bad request", "error": "bad Content-Length"}
+                self._json(400, body, close=True)
+                return
             if length:
                 self.rfile.read(min(length, 1 << 20))
             split = urlsplit(self.path)
@@ -151,11 +159,16 @@ def _handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                 },
             )
 
-        def _json(self, status: int, body: Any) -> None:
-            self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8")
+        def _json(self, status: int, body: Any, *, close: bool = False) -> None:
+            data = json.dumps(body).encode()
+            self._send(status, data, "application/json; charset=utf-8", close=close)
 
-        def _send(self, status: int, data: bytes, content_type: str) -> None:
+        def _send(
+            self, status: int, data: bytes, content_type: str, *, close: bool = False
+        ) -> None:
             self.send_response(status)
+            if close:
+                self.send_header("Connection", "close")  # and the server closes it after
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -33,11 +33,6 @@ class PortsRun(ConfigMapRun[PortScan]):
 
     source_key: ClassVar[str] = "ranges_source"
 
-    @property
-    def ranges_source(self) -> str:
-        """Where the ranges came from."""
-        return self.source
-
 
 @dataclass(frozen=True)
 class PortsInputs:

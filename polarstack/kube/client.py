@@ -24,6 +24,7 @@ from polarstack.errors import (
     ClusterUnreachableError,
     ConfigurationError,
 )
+from polarstack.kube.answers import mapping, shown
 from polarstack.settings import ClusterSettings
 
 Object = dict[str, Any]
@@ -293,14 +294,14 @@ class Kube:
                 response.read()
                 raise ApiException.from_response(http_resp=response, body=None, data=None)
             for line in _lines(response.response):
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                if event.get("type") == "ERROR":
-                    status = int(obj.get("code") or 0)
+                kind, obj = _event(line, where)
+                if kind == "ERROR":
+                    code = obj.get("code")
+                    status = code if isinstance(code, int) else 0  # 0: no status, a ClusterError
                     error = ApiException(status=status, reason=str(obj.get("reason", "")))
                     error.body = json.dumps(obj)
                     raise error
-                yield str(event.get("type")), dict(obj)
+                yield kind, obj
         except ApiException as exc:
             raise _translate(exc, int(exc.status or 0), where) from None
         except (HTTPError, OSError) as exc:
@@ -323,6 +324,26 @@ def _object(data: bytes, where: str) -> Object:
     if not isinstance(answer, dict):
         raise ClusterError(f"the answer to {where} is not a JSON object")
     return answer
+
+
+def _event(line: bytes, where: str) -> tuple[str, Object]:
+    """One line of a watch: its type and object.
+
+    Raises:
+        ClusterError: the line is not a JSON object whose ``object`` is one.
+    """
+    try:
+        event = json.loads(line)
+    except ValueError as exc:
+        raise ClusterError(
+            f"the answer to {where} holds a line that is not JSON: {shown(line)}"
+        ) from exc
+    if not isinstance(event, dict):
+        raise ClusterError(
+            f"the answer to {where} holds an event that is not a map: {shown(event)}"
+        )
+    obj = mapping(event.get("object"), f"the object of an event of {where}")
+    return str(event.get("type")), dict(obj)
 
 
 def _describe(verb: str, resource: str, namespace: str | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from polarstack.errors import ClusterError
+from polarstack.kube.answers import mapping
 from polarstack.kube.client import (
     AlreadyExistsError,
     Kube,
@@ -42,10 +43,12 @@ def publish_config_map(kube: Kube, doc: ConfigMapDoc) -> Outcome:
             except AlreadyExistsError:
                 continue
             return Outcome.CREATED
-        if not doc.needs_write(current.get("data")):
+        what = f"ConfigMap {namespace}/{doc.name}"
+        if not doc.needs_write(mapping(current.get("data"), f"the data of {what}")):
             return Outcome.UNCHANGED
-        metadata = current.setdefault("metadata", {})
-        metadata["annotations"] = {**(metadata.get("annotations") or {}), **doc.annotations}
+        metadata = current["metadata"] = mapping(current.get("metadata"), f"the metadata of {what}")
+        annotations = mapping(metadata.get("annotations"), f"the annotations of {what}")
+        metadata["annotations"] = {**annotations, **doc.annotations}
         current["data"] = dict(doc.data)
         try:
             # The body carries the resourceVersion read above: a write in between is a 409.

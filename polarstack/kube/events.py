@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from polarstack.errors import ClusterError
+from polarstack.kube.answers import integer, mapping, text
 from polarstack.kube.client import (
     AlreadyExistsError,
     Kube,
@@ -72,10 +73,16 @@ def record_event(
         try_create = True
         try:
             current = kube.call("get", "events", namespace, name)
+            what = f"Event {namespace}/{name}"
+            metadata = mapping(current.get("metadata"), f"the metadata of {what}")
             patch = {
                 # The resourceVersion makes the patch fail if another writer counted meanwhile.
-                "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
-                "count": int(current.get("count") or 1) + 1,
+                "metadata": {
+                    "resourceVersion": text(
+                        metadata.get("resourceVersion"), f"the resourceVersion of {what}"
+                    )
+                },
+                "count": integer(current.get("count") or 1, f"the count of {what}") + 1,
                 "lastTimestamp": stamp,
             }
             kube.call(

@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from polarstack.kube.answers import mapping, objects
 from polarstack.kube.client import Kube
 
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 
 
 def read_conditions(kube: Kube, node: str) -> list[dict[str, Any]]:
-    """Every condition on ``node``, as the API server has them."""
+    """Every condition on ``node``, as the API server has them.
+
+    Raises:
+        ClusterError: the read failed, or the conditions are not a list of objects.
+    """
     answer = kube.call("get", "nodes", None, node)
-    return list((answer.get("status") or {}).get("conditions") or [])
+    status = mapping(answer.get("status"), f"the status of node {node}")
+    return list(objects(status.get("conditions"), f"the conditions of node {node}"))
 
 
 def patch_conditions(kube: Kube, node: str, conditions: Sequence[Mapping[str, Any]]) -> None:

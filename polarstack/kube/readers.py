@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from polarstack import portranges
 from polarstack.errors import ClusterError
+from polarstack.kube.answers import integer, mapping, objects, strings, text
 from polarstack.kube.client import Kube, Object, ObjectNotFoundError
 from polarstack.model import LiveIds, PortHolder
 from polarstack.portranges import PortRange
@@ -29,8 +30,8 @@ def read_config_map(kube: Kube, name: str) -> Object | None:
         return None
 
 
-def _data(config_map: Object | None) -> dict[str, str]:
-    return dict((config_map or {}).get("data") or {})
+def _data(config_map: Object | None, name: str) -> dict[str, str]:
+    return dict(strings((config_map or {}).get("data"), f"the data of ConfigMap {name}"))
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,13 @@ class ControllerConfig:
 
 
 def read_controller_config(kube: Kube) -> ControllerConfig:
-    """Read the switches; a missing ConfigMap or key means on."""
-    data = _data(read_config_map(kube, kube.settings.controller_config))
+    """Read the switches; a missing ConfigMap or key means on.
+
+    Raises:
+        ClusterError: the read failed, or the ConfigMap's data is not a map of strings.
+    """
+    name = kube.settings.controller_config
+    data = _data(read_config_map(kube, name), name)
     return ControllerConfig(
         enable_print_port=parse_switch(data.get("enablePrintPort")),
         check_oob_ip=parse_switch(data.get("isCheckOObIP")),
@@ -53,8 +59,13 @@ def read_controller_config(kube: Kube) -> ControllerConfig:
 
 
 def read_net_card_name(kube: Kube, default: str) -> str:
-    """The client NIC named by ``ccm-config`` (``NET_CARD_NAME``), else ``default``."""
-    name = _data(read_config_map(kube, kube.settings.ccm_config)).get("NET_CARD_NAME", "")
+    """The client NIC named by ``ccm-config`` (``NET_CARD_NAME``), else ``default``.
+
+    Raises:
+        ClusterError: the read failed, or the ConfigMap's data is not a map of strings.
+    """
+    config_map = kube.settings.ccm_config
+    name = _data(read_config_map(kube, config_map), config_map).get("NET_CARD_NAME", "")
     return name.strip() or default
 
 
@@ -72,6 +83,9 @@ def read_port_ranges(kube: Kube, settings: PortsSettings = PortsSettings()) -> C
     Every annotation value that parses (leniently, see
     :func:`~polarstack.portranges.parse_annotation`) contributes; others are skipped with a
     warning. A missing ConfigMap gives no ranges, with a warning.
+
+    Raises:
+        ClusterError: the read failed, or the annotations are not a map.
     """
     name = settings.ranges_config_map
     config_map = read_config_map(kube, name)
@@ -79,9 +93,11 @@ def read_port_ranges(kube: Kube, settings: PortsSettings = PortsSettings()) -> C
         return ClusterRanges((), (f"ConfigMap {kube.namespace}/{name} not found: no port ranges",))
     found: list[PortRange] = []
     warnings = []
-    annotations = config_map.get("metadata", {}).get("annotations") or {}
-    for key, value in sorted(annotations.items()):
-        parsed = portranges.parse_annotation(str(value))
+    metadata = mapping(config_map.get("metadata"), f"the metadata of ConfigMap {name}")
+    annotations = mapping(metadata.get("annotations"), f"the annotations of ConfigMap {name}")
+    for key, raw in sorted(annotations.items()):
+        value = str(raw)
+        parsed = portranges.parse_annotation(value)
         if parsed is None:
             shown = value if len(value) <= 40 else value[:37] + "..."
             warnings.append(f"annotation {key} of {name} is not port ranges, skipped: {shown!r}")
@@ -186,17 +202,24 @@ def read_live_ids(kube: Kube, settings: LogsSettings = LogsSettings()) -> LiveId
 
 
 def _host_ports(pod: Object) -> Iterator[PortHolder]:
-    meta, spec = pod.get("metadata", {}), pod.get("spec", {})
+    meta = pod["metadata"]  # list_all saw it is a map
     owner = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-    containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
+    spec = mapping(pod.get("spec"), f"the spec of pod {owner}")
+    containers = [
+        *objects(spec.get("initContainers"), f"the init containers of pod {owner}"),
+        *objects(spec.get("containers"), f"the containers of pod {owner}"),
+    ]
     for container in containers:
-        for port in container.get("ports") or []:
+        for port in objects(container.get("ports"), f"the ports of a container of pod {owner}"):
             host_port = port.get("hostPort")
             if not host_port or (port.get("protocol") or "TCP") != "TCP":
                 continue
-            address = port.get("hostIP") or "0.0.0.0"
+            number = integer(host_port, f"a hostPort of pod {owner}")
+            if not portranges.MIN_PORT <= number <= portranges.MAX_PORT:
+                raise ClusterError(f"a hostPort of pod {owner} is no port: {number}")
+            address = text(port.get("hostIP") or "0.0.0.0", f"a hostIP of pod {owner}")
             yield PortHolder(
-                port=int(host_port),
+                port=number,
                 family="ipv6" if ":" in address else "ipv4",
                 address=address,
                 state="HOSTPORT",
@@ -210,11 +233,14 @@ def read_host_ports(kube: Kube, node: str) -> list[PortHolder]:
 
     Such a port is taken through the CNI's port mapping (iptables DNAT) without any socket on
     the host: an engine that binds it would get no traffic.
+
+    Raises:
+        ClusterError: the pods could not all be listed, or a pod's spec is malformed.
     """
     pods = list_pods(kube, field_selector=f"spec.nodeName={node}")
     return [
         holder
         for pod in pods
-        if (pod.get("status") or {}).get("phase") not in _FINISHED_PHASES
+        if mapping(pod.get("status"), "a pod's status").get("phase") not in _FINISHED_PHASES
         for holder in _host_ports(pod)
     ]

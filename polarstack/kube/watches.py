@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from polarstack.errors import ClusterError
+from polarstack.kube.answers import mapping
 from polarstack.kube.client import Kube, ResourceExpiredError
 
 
@@ -37,7 +38,8 @@ def watch_config_maps(
         try:
             if version is None:
                 listed = kube.call("list", "configmaps", namespace, query=selectors)
-                version = str(listed.get("metadata", {}).get("resourceVersion", ""))
+                listing = mapping(listed.get("metadata"), f"the metadata of the {what} listed")
+                version = str(listing.get("resourceVersion", ""))
                 if listed_before:
                     on_change(f"listed the {what} again")
                 listed_before = True
@@ -45,7 +47,7 @@ def watch_config_maps(
                 "configmaps", namespace, resource_version=version,
                 timeout_seconds=timeout_seconds, query=selectors,
             ):  # fmt: skip
-                metadata = obj.get("metadata", {})
+                metadata = mapping(obj.get("metadata"), f"the metadata of a {what} event")
                 version = str(metadata.get("resourceVersion") or version)
                 if kind in ("ADDED", "MODIFIED", "DELETED"):
                     on_change(f"ConfigMap {metadata.get('name', '?')} {kind.lower()}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from polarstack.errors import PolarstackError
+from polarstack.errors import PolarstackError, UsageError
 from polarstack.model import Condition, NodeEvent
 from polarstack.runner import capped_doubling
 from polarstack.settings import NetSettings
@@ -101,10 +101,14 @@ class ConditionManager:
     _last_error: str | None = field(default=None, init=False)
 
     def set(self, conditions: Iterable[Condition]) -> None:
-        """State the conditions as they are now (types outside ``types`` are refused)."""
+        """State the conditions as they are now.
+
+        Raises:
+            UsageError: a condition's type is not one of ``types``.
+        """
         for condition in conditions:
             if condition.type not in self.types:
-                raise ValueError(f"condition type {condition.type} is not managed here")
+                raise UsageError(f"condition type {condition.type} is not managed here")
             self._desired[condition.type] = condition
 
     def load(self) -> dict[str, Condition]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from polarstack.errors import ConfigurationError
+from polarstack.errors import ConfigurationError, UsageError
 from polarstack.model import ConfigMapDoc, NodeEvent, Outcome
 from polarstack.settings import ClusterSettings
 from polarstack.timefmt import utc_stamp
@@ -34,8 +34,13 @@ class LocalPublisher:
         stream: TextIO | None = None,
         namespace: str = ClusterSettings.namespace,
     ) -> None:
+        """Publish to ``directory`` or ``stream``.
+
+        Raises:
+            UsageError: neither or both were given.
+        """
         if (directory is None) == (stream is None):
-            raise ValueError("give exactly one of directory and stream")
+            raise UsageError("give exactly one of directory and stream")
         self.directory = directory
         self.stream = stream
         self.namespace = namespace
@@ -50,6 +55,17 @@ class LocalPublisher:
             return None
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"cannot read {self.directory / key}.json: {exc}") from exc
+
+    def _malformed(self, key: str, what: str) -> ConfigurationError:
+        # Only a file edited by hand (or by another program) can be: this one writes them whole.
+        where = f"{self.directory}/{key}.json"
+        return ConfigurationError(f"{where} is not what polarstack wrote: {what}")
+
+    def _load_map(self, key: str) -> dict[str, Any] | None:
+        found = self._load(key)
+        if found is not None and not isinstance(found, dict):
+            raise self._malformed(key, "not a JSON object")
+        return found
 
     def _save(self, key: str, obj: Any, *, line: Any = None) -> None:
         """Keep ``obj`` under ``key``; on a stream, print ``line`` (default ``obj``)."""
@@ -73,8 +89,11 @@ class LocalPublisher:
     def publish_config_map(self, doc: ConfigMapDoc) -> Outcome:
         """Write the ConfigMap when missing or changed."""
         key = f"configmap-{doc.name}"
-        current = self._load(key)
-        if current is not None and not doc.needs_write(current.get("data")):
+        current = self._load_map(key)
+        data = None if current is None else current.get("data")
+        if data is not None and not isinstance(data, dict):
+            raise self._malformed(key, "its data is not a map")
+        if current is not None and not doc.needs_write(data):
             return Outcome.UNCHANGED
         self._save(
             key,
@@ -92,9 +111,19 @@ class LocalPublisher:
         return Outcome.CREATED if current is None else Outcome.UPDATED
 
     def read_conditions(self, node: str) -> Sequence[Mapping[str, Any]]:
-        """The conditions written so far for ``node``."""
-        current = self._load(f"node-{node}") or {}
-        return list(current.get("status", {}).get("conditions", []))
+        """The conditions written so far for ``node``.
+
+        Raises:
+            ConfigurationError: the file cannot be read, or holds no list of conditions.
+        """
+        key = f"node-{node}"
+        status = (self._load_map(key) or {}).get("status") or {}
+        conditions = status.get("conditions") if isinstance(status, dict) else None
+        if not isinstance(conditions, list | None) or not all(
+            isinstance(c, dict) and isinstance(c.get("type"), str) for c in conditions or []
+        ):
+            raise self._malformed(key, "its status holds no list of conditions with a type")
+        return list(conditions or [])
 
     def patch_conditions(self, node: str, conditions: Sequence[Mapping[str, Any]]) -> None:
         """Merge ``conditions`` by type into those written so far."""
@@ -112,8 +141,12 @@ class LocalPublisher:
     def record_event(self, node: str, event: NodeEvent, *, now: datetime) -> None:
         """Add the event, or count one more repeat of it."""
         key = f"events-{node}"
-        events = self._load(key) or {}
+        events = self._load_map(key) or {}
         ident = f"{event.type}/{event.reason}/{event.message}"
+        if ident in events and not (
+            isinstance(events[ident], dict) and isinstance(events[ident].get("count"), int)
+        ):
+            raise self._malformed(key, f"event {ident!r} has no count")
         stamp = utc_stamp(now)
         entry = events.get(ident) or {
             "reason": event.reason,

@@ -84,14 +84,18 @@ def parse_version_config_maps(
 
     A ConfigMap without a ``name`` or without images is skipped with a warning naming it,
     except the platform's pointer ConfigMap (it holds ``latestVersion``), skipped silently.
-    A second ConfigMap with a version name already seen is skipped with a warning.
+    A second ConfigMap with a version name already seen is skipped with a warning, and so
+    is one whose ``data`` is not a map (no API server answers that: something in between).
     """
     specs: list[VersionSpec] = []
     warnings: list[str] = []
     seen: set[str] = set()
     for item in items:
         config_map = item.get("metadata", {}).get("name", "?")
-        data = dict(item.get("data") or {})
+        data = item.get("data") or {}
+        if not isinstance(data, dict):
+            warnings.append(f"version ConfigMap {config_map} skipped: its data is not a map")
+            continue
         if "latestVersion" in data:
             continue
         name = str(data.get("name", "")).strip()
@@ -143,6 +147,10 @@ def load_versions_file(path: str) -> list[VersionSpec]:
         raise UsageError(f"cannot read versions file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise UsageError(f"versions file {path} is neither YAML nor JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"versions file {path} is not UTF-8 text (byte {exc.start})") from exc
+    except ValueError as exc:  # the path holds a NUL byte
+        raise UsageError(f"cannot read versions file {path!r}: {exc}") from exc
     return parse_versions_file(document, path)
 
 

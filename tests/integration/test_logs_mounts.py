@@ -24,13 +24,12 @@ from hypothesis import strategies as st
 from polarstack.cleaners import mounts
 from polarstack.cleaners.deleting import clean
 from polarstack.cleaners.logs import MOUNT_POINT, plan_clean
-from polarstack.cleaners.safety import check_root
 from polarstack.errors import UnsafeRootError
 from polarstack.model import LiveIds
 from polarstack.procfs import OpenHandles
 from tests.conftest import require
 from tests.integration.test_logs_safety import check_dry_run_matches_real_run, snapshot, trees
-from tests.logtree import make, set_age
+from tests.logtree import check_root, make, set_age
 
 pytestmark = pytest.mark.root
 

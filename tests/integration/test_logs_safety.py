@@ -19,10 +19,10 @@ from polarstack.cleaners.deleting import RuleCounts, clean
 from polarstack.cleaners.logs import plan_clean
 from polarstack.errors import UnsafeRootError
 from polarstack.model import LiveIds, Rule
-from polarstack.pathtext import parse
 from polarstack.procfs import OpenHandles
 from tests.conftest import require
-from tests.logtree import make, on_disk, set_age
+from tests.logtree import check_root, make, on_disk, set_age
+from tests.pathtext import parse
 
 NO_HANDLES = OpenHandles
 
@@ -73,12 +73,12 @@ def test_system_directories_are_refused(root: str):
 def test_roots_below_shared_directories_are_allowed(root: str):
     # They pass the rule; here they do not exist, which is the next refusal.
     with pytest.raises(UnsafeRootError, match="does not exist"):
-        safety.check_root(root)
+        check_root(root)
 
 
 def test_a_directory_below_tmp_is_allowed(tmp_path: Path):
     assert str(tmp_path).startswith("/tmp/")
-    assert safety.check_root(str(tmp_path)).st_ino == tmp_path.stat().st_ino
+    assert check_root(str(tmp_path)).st_ino == tmp_path.stat().st_ino
 
 
 def test_symlinks_in_any_component_are_resolved_before_the_rule(tmp_path: Path):
@@ -88,7 +88,7 @@ def test_symlinks_in_any_component_are_resolved_before_the_rule(tmp_path: Path):
     (tmp_path / "var-lib").symlink_to("/var/lib")
     for root in (tmp_path / "sys" / "fs", tmp_path / "var" / "lib", tmp_path / "var-lib"):
         with pytest.raises(UnsafeRootError, match="system directory"):
-            safety.check_root(str(root))
+            check_root(str(root))
 
 
 def test_relative_missing_file_and_symlink_roots_are_refused(tmp_path: Path):
@@ -103,13 +103,13 @@ def test_relative_missing_file_and_symlink_roots_are_refused(tmp_path: Path):
     }
     for root, message in cases.items():
         with pytest.raises(UnsafeRootError, match=message):
-            safety.check_root(root)
+            check_root(root)
 
 
 def test_a_symlink_to_a_system_directory_is_refused(tmp_path: Path):
     (tmp_path / "etc").symlink_to("/etc")
     with pytest.raises(UnsafeRootError):
-        safety.check_root(str(tmp_path / "etc"))
+        check_root(str(tmp_path / "etc"))
 
 
 # --- symlinks ---------------------------------------------------------------

@@ -7,7 +7,8 @@ import os
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from polarstack.pathtext import parse, render, render_name
+from polarstack.pathtext import render, render_name
+from tests.pathtext import parse
 
 names = st.binary(max_size=40).filter(lambda raw: b"/" not in raw)
 

@@ -174,7 +174,7 @@ def daemon(
         raise ConfigurationError(f"cannot listen on {listen}:{port}: {exc.strerror}") from exc
     stop = threading.Event()
     handlers = {
-        sig: signal.signal(sig, lambda signum, frame: stop.set())
+        sig: signal.signal(sig, lambda _signum, _frame: stop.set())
         for sig in (signal.SIGTERM, signal.SIGINT)
     }
     try:

@@ -46,7 +46,7 @@ class CriLister:
 
         yield alpha_pb2, alpha_pb2_grpc
 
-    def _call(self, method: str, **fields: Any) -> Any:
+    def _call(self, method: str) -> Any:
         # Imported here: gRPC and the stubs cost 0.1 s, paid only where CRI is asked.
         import grpc
 
@@ -55,9 +55,7 @@ class CriLister:
             self._channel = grpc.insecure_channel(f"unix://{self.endpoint}")
         for messages, stubs in [self._api] if self._api else self._apis():
             stub = stubs.ImageServiceStub(self._channel)
-            request = getattr(messages, f"{method}Request")(
-                **{k: v(messages) if callable(v) else v for k, v in fields.items()}
-            )
+            request = getattr(messages, f"{method}Request")()
             try:
                 answer = getattr(stub, method)(request, timeout=self.timeout)
             except grpc.RpcError as exc:
@@ -77,10 +75,3 @@ class CriLister:
             RuntimeImage(image.id, tuple(image.repo_tags), tuple(image.repo_digests))
             for image in answer.images
         ]
-
-    def image_present(self, reference: str) -> bool:
-        """One ImageStatus call for one reference (the previous daemon's way, for comparison)."""
-        answer = self._call(
-            "ImageStatus", image=lambda messages: messages.ImageSpec(image=reference)
-        )
-        return bool(answer.image.id)

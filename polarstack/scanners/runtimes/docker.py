@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 
 from polarstack.errors import RuntimeUnavailableError
-from polarstack.scanners.runtimes.base import RuntimeImage
+from polarstack.scanners.runtimes.base import RuntimeImage, parse_listing
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 
@@ -55,16 +54,4 @@ class DockerLister:
         status, body = self._get("/images/json")
         if status != 200:
             raise RuntimeUnavailableError(f"Docker at {self.endpoint} answered {status}: {body!r}")
-        return [
-            RuntimeImage(
-                str(image.get("Id", "")),
-                tuple(image.get("RepoTags") or ()),
-                tuple(image.get("RepoDigests") or ()),
-            )
-            for image in json.loads(body)
-        ]
-
-    def image_present(self, reference: str) -> bool:
-        """One ``GET /images/<ref>/json`` (the previous daemon's way, for comparison)."""
-        status, _body = self._get(f"/images/{reference}/json")
-        return status == 200
+        return parse_listing(body, f"Docker at {self.endpoint}", ("RepoTags",))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from typing import Any
 
 from polarstack.errors import RuntimeUnavailableError
-from polarstack.scanners.runtimes.base import RuntimeImage
+from polarstack.scanners.runtimes.base import RuntimeImage, parse_listing
 
 
 class PodmanLister:
@@ -37,23 +36,12 @@ class PodmanLister:
             ) from None
         except sh.TimeoutException:
             raise RuntimeUnavailableError(f"podman {' '.join(args)}: timed out") from None
+        except UnicodeDecodeError as exc:  # sh decodes the output it returns
+            raise RuntimeUnavailableError(
+                f"podman {' '.join(args)}: printed bytes that are not UTF-8 (byte {exc.start})"
+            ) from exc
 
     def list_images(self) -> list[RuntimeImage]:
         """One ``podman images --format json``."""
         output = self._run("images", "--format", "json")
-        return [
-            RuntimeImage(
-                str(image.get("Id", "")),
-                tuple(image.get("Names") or image.get("RepoTags") or ()),
-                tuple(image.get("RepoDigests") or ()),
-            )
-            for image in json.loads(str(output) or "[]")
-        ]
-
-    def image_present(self, reference: str) -> bool:
-        """One ``podman image exists`` (the previous daemon's way, for comparison)."""
-        try:
-            self._run("image", "exists", reference)
-        except RuntimeUnavailableError:
-            return False
-        return True
+        return parse_listing(str(output) or "[]", "podman images", ("Names", "RepoTags"))
