@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import io
 from dataclasses import dataclass
 
 import pytest
@@ -9,7 +12,15 @@ import pytest
 from polarstack.daemon.metrics import Metrics
 from polarstack.errors import ClusterError, UsageError
 from polarstack.jobs.contract import Job, JobContext, Metric
+from polarstack.jobs.ports import PortsJob
 from polarstack.jobs.registry import REGISTRY, job_names, load_job, register
+from polarstack.jobs.versions import VersionsJob
+from polarstack.model import VersionSpec
+from polarstack.portranges import PortRange
+from polarstack.publishers.local import LocalPublisher
+from polarstack.scanners.ports import PortScan, scan_ports
+from polarstack.scanners.runtimes import RuntimeImage
+from polarstack.scanners.versions import VersionScan, scan_versions
 from polarstack.settings import Settings
 
 
@@ -115,3 +126,51 @@ def test_settings_are_replaced_by_dotted_name_and_unknown_names_are_refused():
     for bad in ("logs.nope", "nope.days", "logs", "extra.x"):
         with pytest.raises(UsageError, match="no such setting"):
             Settings().with_values({bad: 1})
+
+
+@pytest.mark.parametrize(
+    ("scanner", "result"), [(scan_ports, PortScan), (scan_versions, VersionScan)]
+)
+def test_scanners_know_no_node(scanner, result):
+    assert "node" not in inspect.signature(scanner).parameters
+    assert "node" not in {f.name for f in dataclasses.fields(result)}
+
+
+class OneImage:
+    name, endpoint = "fake", "memory"
+
+    def list_images(self) -> list[RuntimeImage]:
+        return [RuntimeImage("sha256:1", ("docker.io/library/pg:15",), ())]
+
+
+def no_sockets(ranges, method):
+    return [], "fake"
+
+
+@pytest.mark.parametrize(
+    ("make", "config_map", "keys"),
+    [
+        (
+            lambda context: PortsJob(context, ranges=[PortRange(1, 2)], read=no_sockets),
+            "cloud-provider-port-usage-n7",
+            ["node", "ranges", "used_ports", "sockets", "warnings", "scanned_at", "method",
+             "bind_verified", "ranges_source", "notes", "published"],
+        ),
+        (
+            lambda context: VersionsJob(
+                context, runtime=OneImage(), versions=[VersionSpec("15", ("pg:15",))]
+            ),
+            "polarstack-daemon-version-availability-n7",
+            ["node", "runtime", "endpoint", "versions", "existing_versions", "checked_at",
+             "warnings", "source", "notes", "published"],
+        ),
+    ],
+)  # fmt: skip
+def test_the_run_carries_the_contexts_node_and_prints_it_first(make, config_map, keys):
+    publisher = LocalPublisher(stream=io.StringIO())
+    run = make(JobContext("n7", publisher=publisher)).once()
+    assert run.node == "n7"
+    assert run.published.name == config_map
+    data = run.to_dict()
+    assert list(data) == keys
+    assert data["node"] == "n7"
