@@ -40,7 +40,7 @@ from polarstack.cleaners.logs import (
 from polarstack.errors import UnsafeRootError
 from polarstack.model import Rule
 from polarstack.procfs import OpenHandles
-from polarstack.timefmt import utc_now
+from polarstack.timefmt import utc_now, utc_stamp
 
 
 class ItemOutcome(NamedTuple):
@@ -205,7 +205,7 @@ class CleanReport:
             "notes": list(plan.notes),
             "actions": self.iter_actions() if lazy else self.actions(),
             "totals": self.totals(),
-            "planned_at": plan.planned_at.isoformat().replace("+00:00", "Z"),
+            "planned_at": utc_stamp(plan.planned_at),
         }
 
 

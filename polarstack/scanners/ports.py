@@ -19,7 +19,7 @@ from polarstack import portranges, procfs
 from polarstack.model import PortHolder
 from polarstack.portranges import FULL_RANGE, PortRange
 from polarstack.scanners.sockets import RawSocket, TcpState, read_sockets
-from polarstack.timefmt import utc_now
+from polarstack.timefmt import utc_now, utc_stamp
 
 _FAMILY_NAMES: dict[int, str] = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
 _STATE_NAMES = {state.value: state.name for state in TcpState}
@@ -78,7 +78,7 @@ class PortScan:
             "used_ports": list(self.used_ports),
             "sockets": [holder.to_dict() for holder in self.sockets],
             "warnings": list(self.warnings),
-            "scanned_at": self.scanned_at.isoformat().replace("+00:00", "Z"),
+            "scanned_at": utc_stamp(self.scanned_at),
             "method": self.method,
             "bind_verified": self.bind_verified,
         }
