@@ -76,6 +76,26 @@ class RuleCounts:
     failed: int
 
 
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A report's counts over the run; in a dry run, what a real run would delete and free."""
+
+    deleted_files: int
+    """Files removed, also inside a directory item that then failed."""
+    deleted_dirs: int
+    """Directories removed, counted as ``deleted_files`` is."""
+    freed_bytes: int
+    """Space freed: a file with other hard links frees nothing."""
+    planned_bytes: int
+    """What the plan expected deleting to free."""
+    failed: int
+    """Items that could not be deleted."""
+
+    def to_dict(self) -> dict[str, int]:
+        """The report's ``totals`` JSON object: the fields, in their order here."""
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class _RuleTally:
     """A rule's counts while a report is being counted (:class:`RuleCounts` once done)."""
@@ -142,16 +162,16 @@ class CleanReport:
         """Every outcome, then every path the planner left, in the JSON form."""
         return list(self.iter_actions())
 
-    def totals(self) -> dict[str, int]:
+    def totals(self) -> Totals:
         """Counts over the run; in a dry run, what a real run would delete and free."""
         tally = self._tally
-        return {
-            "deleted_files": tally.deleted_files,
-            "deleted_dirs": tally.deleted_dirs,
-            "freed_bytes": tally.freed_bytes,
-            "planned_bytes": self.plan.bytes,
-            "failed": tally.failed,
-        }
+        return Totals(
+            deleted_files=tally.deleted_files,
+            deleted_dirs=tally.deleted_dirs,
+            freed_bytes=tally.freed_bytes,
+            planned_bytes=self.plan.bytes,
+            failed=tally.failed,
+        )
 
     def per_rule(self) -> dict[Rule, RuleCounts]:
         """The counts of each rule the plan applied, in the plan's order of rules."""
@@ -204,7 +224,7 @@ class CleanReport:
             ],
             "notes": list(plan.notes),
             "actions": self.iter_actions() if lazy else self.actions(),
-            "totals": self.totals(),
+            "totals": self.totals().to_dict(),
             "planned_at": utc_stamp(plan.planned_at),
         }
 
