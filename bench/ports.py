@@ -76,11 +76,11 @@ def open_connections(pairs: int) -> tuple[list[socket.socket], multiprocessing.P
 
 def _paired_ratio() -> float:
     """One bind loop between two scans: the loop's time over the scans' median."""
-    before, _ = best_of(lambda: scan_ports(node="bench"), repeat=3)
+    before, _ = best_of(scan_ports, repeat=3)
     start = time.perf_counter()
     bind_loop()
     loop = time.perf_counter() - start
-    after, _ = best_of(lambda: scan_ports(node="bench"), repeat=3)
+    after, _ = best_of(scan_ports, repeat=3)
     return loop / statistics.median([before, after])
 
 
@@ -90,19 +90,19 @@ def measure(label: str, repeat: int, pairs: int) -> None:
     rows = [
         (
             "polarstack scan_ports (netlink)",
-            *best_of(lambda: scan_ports(node="bench"), repeat=repeat),
+            *best_of(scan_ports, repeat=repeat),
         ),
         (
             "  + every socket's details",
-            *best_of(lambda: scan_ports(node="bench").to_dict(), repeat=repeat),
+            *best_of(lambda: scan_ports().to_dict(), repeat=repeat),
         ),
         (
             "  ranges 5400-5800,30000-32767",
-            *best_of(lambda: scan_ports(platform, node="bench"), repeat=repeat),
+            *best_of(lambda: scan_ports(platform), repeat=repeat),
         ),
         (
             "polarstack scan_ports (procfs)",
-            *best_of(lambda: scan_ports(node="bench", method="procfs"), repeat=repeat),
+            *best_of(lambda: scan_ports(method="procfs"), repeat=repeat),
         ),
         ("ss -Htan (subprocess)", *best_of(ss, repeat=repeat)),
         ("bind() per port, 1-65535", *best_of(bind_loop, repeat=3)),

@@ -84,7 +84,7 @@ def main() -> None:
                 lister = runtime.lister()
 
                 def listing(lister: Any = lister) -> tuple[str, ...]:
-                    return scan_versions(wanted, node="bench", runtime=lister).existing_versions
+                    return scan_versions(wanted, runtime=lister).existing_versions
 
                 def per_image(lister: Any = lister) -> tuple[str, ...]:
                     return tuple(

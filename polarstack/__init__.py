@@ -19,9 +19,9 @@ click or rich; :func:`connect` imports the client when called.
 
 Example:
     >>> import polarstack
-    >>> scan = polarstack.scan_ports(polarstack.parse_ranges("5400-5800"), node="worker-1")
+    >>> scan = polarstack.scan_ports(polarstack.parse_ranges("5400-5800"))
     >>> sorted(scan.to_dict())[:3]
-    ['bind_verified', 'method', 'node']
+    ['bind_verified', 'method', 'ranges']
 """
 
 import os

@@ -75,6 +75,9 @@ def sandbox(fake_kube: FakeKube, tmp_path: Path, runtimes: Runtimes) -> dict[str
     bin_dir = Path(sys.executable).parent
     return {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        # The code of this checkout, as the tests around the examples import it: an editable
+        # install may point at another one (a git worktree beside the main tree).
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "cli")]),
         "HOME": str(home),
         "KUBECONFIG": str(kubeconfig),
         "NODE_NAME": "worker-1",

@@ -40,7 +40,7 @@ from polarstack.cleaners.logs import (
 from polarstack.errors import UnsafeRootError
 from polarstack.model import Rule
 from polarstack.procfs import OpenHandles
-from polarstack.timefmt import utc_now
+from polarstack.timefmt import utc_now, utc_stamp
 
 
 class ItemOutcome(NamedTuple):
@@ -74,6 +74,26 @@ class RuleCounts:
     skipped: int
     """Items and paths the rule left: changed since planning, open, or kept whole."""
     failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A report's counts over the run; in a dry run, what a real run would delete and free."""
+
+    deleted_files: int
+    """Files removed, also inside a directory item that then failed."""
+    deleted_dirs: int
+    """Directories removed, counted as ``deleted_files`` is."""
+    freed_bytes: int
+    """Space freed: a file with other hard links frees nothing."""
+    planned_bytes: int
+    """What the plan expected deleting to free."""
+    failed: int
+    """Items that could not be deleted."""
+
+    def to_dict(self) -> dict[str, int]:
+        """The report's ``totals`` JSON object: the fields, in their order here."""
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -142,16 +162,16 @@ class CleanReport:
         """Every outcome, then every path the planner left, in the JSON form."""
         return list(self.iter_actions())
 
-    def totals(self) -> dict[str, int]:
+    def totals(self) -> Totals:
         """Counts over the run; in a dry run, what a real run would delete and free."""
         tally = self._tally
-        return {
-            "deleted_files": tally.deleted_files,
-            "deleted_dirs": tally.deleted_dirs,
-            "freed_bytes": tally.freed_bytes,
-            "planned_bytes": self.plan.bytes,
-            "failed": tally.failed,
-        }
+        return Totals(
+            deleted_files=tally.deleted_files,
+            deleted_dirs=tally.deleted_dirs,
+            freed_bytes=tally.freed_bytes,
+            planned_bytes=self.plan.bytes,
+            failed=tally.failed,
+        )
 
     def per_rule(self) -> dict[Rule, RuleCounts]:
         """The counts of each rule the plan applied, in the plan's order of rules."""
@@ -204,8 +224,8 @@ class CleanReport:
             ],
             "notes": list(plan.notes),
             "actions": self.iter_actions() if lazy else self.actions(),
-            "totals": self.totals(),
-            "planned_at": plan.planned_at.isoformat().replace("+00:00", "Z"),
+            "totals": self.totals().to_dict(),
+            "planned_at": utc_stamp(plan.planned_at),
         }
 
 

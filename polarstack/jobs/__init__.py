@@ -20,8 +20,10 @@ S = TypeVar("S", bound=_Scan)
 
 @dataclass(frozen=True)
 class ConfigMapRun(Generic[S]):
-    """One run of a job that publishes a ConfigMap: the scan, and what was published."""
+    """One run of a job that publishes a ConfigMap: the node, the scan, what was published."""
 
+    node: str
+    """The node the run was for: it names the ConfigMap (the scan knows no node)."""
     scan: S
     source: str
     """Where the job's input came from (the subclass says which values)."""
@@ -35,8 +37,13 @@ class ConfigMapRun(Generic[S]):
     source_key: ClassVar[str] = "source"
 
     def to_dict(self) -> dict[str, Any]:
-        """The scan's JSON object, plus the source, the notes and what was published."""
-        result = {**self.scan.to_dict(), self.source_key: self.source, "notes": list(self.notes)}
+        """The node, then the scan's JSON object, the source, the notes and what was published."""
+        result = {
+            "node": self.node,
+            **self.scan.to_dict(),
+            self.source_key: self.source,
+            "notes": list(self.notes),
+        }
         if self.published is not None and self.outcome is not None:
             result["published"] = {
                 "config_map": self.published.name,

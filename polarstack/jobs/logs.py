@@ -26,16 +26,16 @@ def clean_event(report: CleanReport) -> NodeEvent | None:
     if report.dry_run:
         return None
     totals = report.totals()
-    if not (totals["deleted_files"] or totals["deleted_dirs"] or totals["failed"]):
+    if not (totals.deleted_files or totals.deleted_dirs or totals.failed):
         return None
     message = (
-        f"deleted {totals['deleted_files']} file(s) and {totals['deleted_dirs']} "
-        f"directory(ies) under {report.plan.root}, freeing {human_size(totals['freed_bytes'])}"
+        f"deleted {totals.deleted_files} file(s) and {totals.deleted_dirs} "
+        f"directory(ies) under {report.plan.root}, freeing {human_size(totals.freed_bytes)}"
     )
     if report.interrupted:
         message += " before it was interrupted"
-    if totals["failed"]:
-        message += f"; {totals['failed']} item(s) could not be deleted"
+    if totals.failed:
+        message += f"; {totals.failed} item(s) could not be deleted"
         return NodeEvent("LogsCleanFailed", message, "Warning")
     return NodeEvent("LogsCleaned", message)
 
@@ -161,7 +161,7 @@ class LogsJob(Job[LogsInputs, LogsRun]):
         """``logs_freed_bytes``, by a real run."""
         if result.report.dry_run:
             return {}
-        return {"logs_freed_bytes": result.report.totals()["freed_bytes"]}
+        return {"logs_freed_bytes": result.report.totals().freed_bytes}
 
 
 def run_logs(

@@ -99,21 +99,21 @@ class PortsJob(Job[PortsInputs, PortsRun]):
     def run(self, inputs: PortsInputs) -> PortsRun:
         """Scan the host's sockets (1-65535 when no range was given at all)."""
         ranges = None if inputs.source == "default" else list(inputs.ranges)
-        result = self.scan(
-            ranges, node=self.context.node, extra=list(inputs.host_ports), **self.scan_options
-        )
+        result = self.scan(ranges, extra=list(inputs.host_ports), **self.scan_options)
         notes = inputs.notes
         if self.context.publisher is not None and not inputs.publish:
             switch = self.context.settings.cluster.controller_config
             notes = (*notes, f"not published: {switch} has enablePrintPort off")
-        return PortsRun(result, inputs.source, notes=notes, publish=inputs.publish)
+        return PortsRun(
+            self.context.node, result, inputs.source, notes=notes, publish=inputs.publish
+        )
 
     def publish(self, result: PortsRun) -> PortsRun:
         """Write the ConfigMap on change, unless the switch is off."""
         publisher = self.context.publisher
         if publisher is None or not result.publish:
             return result
-        doc = ports_config_map(result.scan, self.settings)
+        doc = ports_config_map(result.scan, self.settings, node=result.node)
         return dataclasses.replace(result, published=doc, outcome=publisher.publish_config_map(doc))
 
     def measure(self, result: PortsRun) -> Mapping[str, float]:

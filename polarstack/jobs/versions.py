@@ -98,20 +98,18 @@ class VersionsJob(Job[VersionsInputs, VersionsRun]):
         if self._lister is None:
             self._lister = open_runtime(self.settings.runtime, self.settings.runtime_endpoint)
         try:
-            scan = scan_versions(
-                inputs.versions, node=self.context.node, runtime=self._lister, clock=self.clock
-            )
+            scan = scan_versions(inputs.versions, runtime=self._lister, clock=self.clock)
         except Exception:
             self._lister = self._given_runtime
             raise
-        return VersionsRun(scan, inputs.source, notes=inputs.notes)
+        return VersionsRun(self.context.node, scan, inputs.source, notes=inputs.notes)
 
     def publish(self, result: VersionsRun) -> VersionsRun:
         """Write the ConfigMap when the available versions changed, or to refresh it."""
         publisher = self.context.publisher
         if publisher is None:
             return result
-        doc = versions_config_map(result.scan, self.settings)
+        doc = versions_config_map(result.scan, self.settings, node=result.node)
         return dataclasses.replace(result, published=doc, outcome=publisher.publish_config_map(doc))
 
     def measure(self, result: VersionsRun) -> Mapping[str, float]:

@@ -16,24 +16,31 @@ PORT_IN_USE = "the port already use"
 """The value of every key of the ports ConfigMap (the platform's wording, kept as is)."""
 
 
-def ports_config_map(scan: PortScan, settings: PortsSettings = PortsSettings()) -> ConfigMapDoc:  # noqa: B008
+def ports_config_map(
+    scan: PortScan,
+    settings: PortsSettings = PortsSettings(),  # noqa: B008 (frozen)
+    *,
+    node: str,
+) -> ConfigMapDoc:
     """ConfigMap ``cloud-provider-port-usage-<node>``: one key per occupied port.
 
-    The platform reads only the keys (trimmed, integers 1-65535). ``updateTimestamp`` says
-    when the scan ran; it is written along with a change and never causes one.
+    ``node`` is the Kubernetes node name, lower case: the platform finds the ConfigMap by
+    each Node's ``metadata.name``. The platform reads only the keys (trimmed, integers
+    1-65535). ``updateTimestamp`` says when the scan ran; it is written along with a change
+    and never causes one.
 
     Example:
         >>> from datetime import datetime, UTC
         >>> from polarstack.portranges import PortRange
-        >>> scan = PortScan("n1", (PortRange(5400, 5800),), (5432,),
+        >>> scan = PortScan((PortRange(5400, 5800),), (5432,),
         ...                 datetime(2024, 5, 1, tzinfo=UTC), "netlink")
-        >>> doc = ports_config_map(scan)
+        >>> doc = ports_config_map(scan, node="n1")
         >>> doc.name, dict(doc.data), dict(doc.annotations)
         ('cloud-provider-port-usage-n1', {'5432': 'the port already use'}, \
 {'updateTimestamp': '2024-05-01T00:00:00Z'})
     """
     return ConfigMapDoc(
-        name=f"{settings.config_map_prefix}{scan.node}",
+        name=f"{settings.config_map_prefix}{node}",
         data={str(port): PORT_IN_USE for port in scan.used_ports},
         annotations={"updateTimestamp": utc_stamp(scan.scanned_at)},
     )
@@ -45,9 +52,11 @@ CHECK_TIME_REFRESH = timedelta(hours=1)
 
 def versions_config_map(
     scan: VersionScan,
-    settings: VersionsSettings = VersionsSettings(),  # noqa: B008
+    settings: VersionsSettings = VersionsSettings(),  # noqa: B008 (frozen)
+    *,
+    node: str,
 ) -> ConfigMapDoc:
-    """ConfigMap ``polarstack-daemon-version-availability-<node>``.
+    """ConfigMap ``polarstack-daemon-version-availability-<node>`` (the node name, lower case).
 
     ``existingVersions`` is the available versions' names joined by ``,`` (no trailing
     comma); ``checkTime`` the UTC time of the check. It is written when the set of available
@@ -55,7 +64,7 @@ def versions_config_map(
     reads as "last checked".
     """
     return ConfigMapDoc(
-        name=f"{settings.config_map_prefix}{scan.node}",
+        name=f"{settings.config_map_prefix}{node}",
         data={
             "existingVersions": ",".join(scan.existing_versions),
             "checkTime": utc_stamp(scan.checked_at),

@@ -17,10 +17,9 @@ from typing import Any
 
 from polarstack import portranges, procfs
 from polarstack.model import PortHolder
-from polarstack.nodename import resolve_node_name
 from polarstack.portranges import FULL_RANGE, PortRange
 from polarstack.scanners.sockets import RawSocket, TcpState, read_sockets
-from polarstack.timefmt import utc_now
+from polarstack.timefmt import utc_now, utc_stamp
 
 _FAMILY_NAMES: dict[int, str] = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
 _STATE_NAMES = {state.value: state.name for state in TcpState}
@@ -34,7 +33,6 @@ class PortScan:
     needs only ``used_ports``.
     """
 
-    node: str
     ranges: tuple[PortRange, ...]
     used_ports: tuple[int, ...]
     """Occupied ports within ``ranges``, sorted."""
@@ -76,12 +74,11 @@ class PortScan:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON object ``polarstack ports scan --output json`` prints."""
         return {
-            "node": self.node,
             "ranges": [r.to_list() for r in self.ranges],
             "used_ports": list(self.used_ports),
             "sockets": [holder.to_dict() for holder in self.sockets],
             "warnings": list(self.warnings),
-            "scanned_at": self.scanned_at.isoformat().replace("+00:00", "Z"),
+            "scanned_at": utc_stamp(self.scanned_at),
             "method": self.method,
             "bind_verified": self.bind_verified,
         }
@@ -90,7 +87,6 @@ class PortScan:
 def scan_ports(
     ranges: Sequence[PortRange] | None = None,
     *,
-    node: str | None = None,
     owners: bool = False,
     verify_bind: bool = False,
     extra: Iterable[PortHolder] = (),
@@ -104,7 +100,6 @@ def scan_ports(
     Args:
         ranges: inclusive ranges to report on; overlapping ranges are merged. None means
             1-65535; an empty list means none (the platform configured no ranges).
-        node: the node name to record (default: :func:`~polarstack.nodename.resolve_node_name`).
         owners: look up the pid and process name holding each socket (one pass over /proc).
         verify_bind: confirm each occupied port with a real bind(); ports that bind are
             dropped with a warning (their socket closed between the scan and the check).
@@ -118,12 +113,11 @@ def scan_ports(
         >>> import socket
         >>> listener = socket.create_server(("127.0.0.1", 0))
         >>> port = listener.getsockname()[1]
-        >>> scan = scan_ports([PortRange(port, port)], node="worker-1")
+        >>> scan = scan_ports([PortRange(port, port)])
         >>> scan.used_ports == (port,)
         True
         >>> listener.close()
     """
-    node = resolve_node_name(node)
     merged = portranges.merge([FULL_RANGE] if ranges is None else ranges)
     scanned_at = clock()
     if merged:
@@ -145,7 +139,6 @@ def scan_ports(
             dropped = set(free)
             used = [port for port in used if port not in dropped]
     return PortScan(
-        node=node,
         ranges=tuple(merged),
         used_ports=tuple(used),
         scanned_at=scanned_at,

@@ -10,7 +10,6 @@ from typing import Any
 from polarstack.errors import UsageError
 from polarstack.imageref import parse_image_ref, present_keys
 from polarstack.model import VersionSpec
-from polarstack.nodename import resolve_node_name
 from polarstack.scanners.runtimes.base import ImageLister
 from polarstack.scanners.runtimes.detect import open_runtime
 from polarstack.timefmt import utc_now, utc_stamp
@@ -39,7 +38,6 @@ class VersionStatus:
 class VersionScan:
     """What a versions check found."""
 
-    node: str
     runtime: str
     endpoint: str
     versions: tuple[VersionStatus, ...]
@@ -54,7 +52,6 @@ class VersionScan:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``polarstack versions scan --output json`` prints."""
         return {
-            "node": self.node,
             "runtime": self.runtime,
             "endpoint": self.endpoint,
             "versions": [v.to_dict() for v in self.versions],
@@ -159,7 +156,6 @@ def scan_versions(
     *,
     runtime: ImageLister | str = "auto",
     endpoint: str | None = None,
-    node: str | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> VersionScan:
     """Check every version against one listing of the runtime's images.
@@ -169,7 +165,6 @@ def scan_versions(
         runtime: the runtime to ask: ``auto``, ``cri``, ``docker``, ``podman``
             (:func:`polarstack.scanners.runtimes.open_runtime`), or an opened one.
         endpoint: the runtime's socket, when ``runtime`` is a name.
-        node: the node name to record (default: :func:`~polarstack.nodename.resolve_node_name`).
         clock: returns the time to record.
 
     A version whose image references do not parse is unavailable, with a warning.
@@ -181,7 +176,7 @@ def scan_versions(
         ...     def list_images(self):
         ...         return [RuntimeImage("sha256:1", ("docker.io/library/pg:15",), ())]
         >>> scan = scan_versions([VersionSpec("15", ("pg:15",)), VersionSpec("16", ("pg:16",))],
-        ...                      runtime=Held(), node="n1")
+        ...                      runtime=Held())
         >>> scan.existing_versions
         ('15',)
     """
@@ -206,7 +201,6 @@ def scan_versions(
                 missing.append(image)
         statuses.append(VersionStatus(version.name, not missing, version.images, tuple(missing)))
     return VersionScan(
-        node=resolve_node_name(node),
         runtime=runtime.name,
         endpoint=runtime.endpoint,
         versions=tuple(statuses),

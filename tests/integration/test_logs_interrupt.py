@@ -121,4 +121,4 @@ def test_a_stop_between_items_leaves_the_rest_untouched(tmp_path: Path):
     assert report.interrupted
     assert [o.status for o in report.outcomes] == ["deleted", "deleted"]
     assert sum(1 for _ in root.iterdir()) == 3
-    assert report.totals()["deleted_files"] == 2
+    assert report.totals().deleted_files == 2

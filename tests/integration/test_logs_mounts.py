@@ -129,7 +129,7 @@ def test_a_bind_mounted_directory_is_never_entered(
     # The file rules still ran beside the mount: the old logs of both folders went.
     assert not (root / "ins-gone" / "postgresql-0.log").exists()
     assert not (root / "ins-live" / "postgresql-0.log").exists()
-    assert report.totals()["deleted_files"] == 2
+    assert report.totals().deleted_files == 2
     if where.startswith("ins-gone"):
         kept = skipped_reasons(plan)["ins-gone"]
         assert kept.startswith("kept whole: holds ins-gone/") and MOUNT_POINT in kept
@@ -152,7 +152,7 @@ def test_a_bind_mounted_file_is_never_deleted(tmp_path: Path, outside: Path, mou
     _, report = run(root)
     assert snapshot(outside) == before
     assert (root / "ins-live" / "postgresql-1.log").exists()
-    assert report.totals()["deleted_files"] == 1 and report.failed == 0
+    assert report.totals().deleted_files == 1 and report.failed == 0
 
 
 def test_a_tmpfs_below_the_root_is_never_entered(tmp_path: Path, mounted: Mounts):
@@ -194,7 +194,7 @@ def test_a_mount_made_after_planning_is_not_entered(tmp_path: Path, outside: Pat
         gone.error
         == f"kept 1 entry (first: {root}/ins-gone/data: {MOUNT_POINT}); the directory stays"
     )
-    assert report.totals()["deleted_files"] == 0
+    assert report.totals().deleted_files == 0
 
 
 def test_a_mount_made_while_deleting_is_found_on_the_fd(tmp_path: Path, mounted: Mounts):
@@ -216,7 +216,7 @@ def test_a_mount_made_while_deleting_is_found_on_the_fd(tmp_path: Path, mounted:
     assert outcome.status == "failed"
     assert outcome.error == f"kept 1 entry (first: {data}: {MOUNT_POINT}); the directory stays"
     assert (data / "a").exists() and (data / "b").exists()
-    assert report.totals()["deleted_files"] == 0
+    assert report.totals().deleted_files == 0
 
 
 def test_a_file_mounted_after_planning_is_not_deleted(

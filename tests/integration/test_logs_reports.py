@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from polarstack.cleaners.deleting import clean
+from polarstack.cleaners.deleting import Totals, clean
 from polarstack.cleaners.logs import plan_clean
 from polarstack.jobs.logs import clean_event
 from polarstack.model import LiveIds
@@ -43,12 +44,27 @@ def test_a_directory_that_gains_a_file_counts_what_was_removed(tmp_path: Path):
     assert late.exists()
     assert (outcome.files, outcome.dirs, outcome.freed) == (3, 0, freed)
     totals = report.totals()
-    assert (totals["deleted_files"], totals["deleted_dirs"]) == (3, 0)
-    assert totals["freed_bytes"] == freed
-    assert totals["failed"] == 1
+    assert (totals.deleted_files, totals.deleted_dirs) == (3, 0)
+    assert totals.freed_bytes == freed
+    assert totals.failed == 1
     event = clean_event(report)
     assert event is not None and event.reason == "LogsCleanFailed"
     assert event.message.startswith("deleted 3 file(s) and 0 directory(ies)")
+
+
+def test_totals_are_one_frozen_type_whose_json_keeps_its_keys_and_order(tmp_path: Path):
+    log = make(tmp_path / "root" / "ins-gone" / "postgresql-1.log", days=10)
+    report = clean(plan_of(tmp_path / "root"), dry_run=True)
+    totals = report.totals()
+    assert totals == Totals(
+        deleted_files=1, deleted_dirs=1, freed_bytes=on_disk(log), planned_bytes=on_disk(log),
+        failed=0,
+    )  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        totals.failed = 1  # type: ignore[misc]
+    data = report.to_dict()["totals"]
+    assert data == totals.to_dict()
+    assert list(data) == ["deleted_files", "deleted_dirs", "freed_bytes", "planned_bytes", "failed"]
 
 
 def test_a_sparse_file_frees_its_blocks_not_its_size(tmp_path: Path):
@@ -60,7 +76,7 @@ def test_a_sparse_file_frees_its_blocks_not_its_size(tmp_path: Path):
     set_age(log, 10)
     blocks = on_disk(log)
     report = clean(plan_of(root))
-    assert report.totals()["freed_bytes"] == blocks < 1 << 20
+    assert report.totals().freed_bytes == blocks < 1 << 20
 
 
 def test_a_hard_linked_file_frees_nothing(tmp_path: Path):
@@ -76,8 +92,8 @@ def test_a_hard_linked_file_frees_nothing(tmp_path: Path):
     assert not log.exists() and not alone.exists()
     assert (tmp_path / "kept-elsewhere").read_bytes() == b"x" * 10000
     totals = report.totals()
-    assert totals["deleted_files"] == 2
-    assert totals["freed_bytes"] == freed
+    assert totals.deleted_files == 2
+    assert totals.freed_bytes == freed
 
 
 def test_two_links_inside_one_deleted_folder_free_their_data_once(tmp_path: Path):

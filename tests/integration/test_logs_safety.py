@@ -310,7 +310,7 @@ def test_one_failing_path_is_reported_and_the_run_goes_on(tmp_path: Path, monkey
     assert report.per_rule()[Rule.EXPIRED_LOG] == RuleCounts(
         done=1, bytes=second_size, skipped=0, failed=1
     )
-    assert report.totals()["deleted_files"] == 1 and report.totals()["failed"] == 1
+    assert report.totals().deleted_files == 1 and report.totals().failed == 1
 
 
 def test_a_vanished_file_is_skipped(tmp_path: Path):
@@ -398,8 +398,8 @@ def check_dry_run_matches_real_run(base: Path, tree, mount=None) -> None:
     assert snapshot(sibling) == outside
     # The report counts every file removed, neither more nor less.
     removed_files = {g for g in gone if before[g][1] is not None}
-    assert real.totals()["deleted_files"] == len(removed_files)
-    assert real.totals()["deleted_dirs"] == len(gone) - len(removed_files)
+    assert real.totals().deleted_files == len(removed_files)
+    assert real.totals().deleted_dirs == len(gone) - len(removed_files)
 
 
 def test_a_directory_renamed_out_of_the_root_during_a_pause_is_not_followed(
@@ -475,7 +475,7 @@ def test_a_directory_moved_out_while_it_is_emptied_stops_its_item(tmp_path: Path
     assert outcome.error == (
         "a directory on its path moved while it was deleted, after removing part of it"
     )
-    assert report.totals()["deleted_files"] == count - left == outcome.files
+    assert report.totals().deleted_files == count - left == outcome.files
 
 
 def test_an_orphan_with_subdirectories_at_the_top_of_the_root_is_deleted_through_the_checks(

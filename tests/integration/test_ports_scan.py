@@ -41,7 +41,7 @@ def only(port: int) -> list[PortRange]:
 @pytest.mark.parametrize("kind", ["v4", "v6", "any", "any6"])
 def test_listeners_on_every_address_are_occupied(listeners, method: str, kind: str):
     port = port_of(listeners[kind])
-    scan = scan_ports(only(port), node="n", method=method)
+    scan = scan_ports(only(port), method=method)
     assert scan.used_ports == (port,)
     (holder,) = scan.sockets
     assert holder.state == "LISTEN"
@@ -54,7 +54,7 @@ def test_local_port_of_an_outgoing_connection_is_occupied(listeners, method: str
     client = socket.create_connection(("127.0.0.1", port_of(listeners["v4"])))
     try:
         port = port_of(client)
-        scan = scan_ports(only(port), node="n", method=method)
+        scan = scan_ports(only(port), method=method)
         assert scan.used_ports == (port,)
         assert scan.sockets[0].state == "ESTABLISHED"
     finally:
@@ -86,7 +86,7 @@ def test_a_time_wait_socket_does_not_occupy_its_port(method: str):
     while _tcp_states(port) != {TcpState.TIME_WAIT} and time.monotonic() < deadline:
         time.sleep(0.01)
     assert _tcp_states(port) == {TcpState.TIME_WAIT}
-    assert scan_ports(only(port), node="n", method=method).used_ports == ()
+    assert scan_ports(only(port), method=method).used_ports == ()
 
 
 def test_both_edges_of_a_range_are_reported():
@@ -94,9 +94,9 @@ def test_both_edges_of_a_range_are_reported():
     high = socket.create_server(("127.0.0.1", 0))
     try:
         a, b = sorted((port_of(low), port_of(high)))
-        scan = scan_ports([PortRange(a, b)], node="n")
+        scan = scan_ports([PortRange(a, b)])
         assert a in scan.used_ports and b in scan.used_ports
-        narrow = scan_ports([PortRange(a + 1, b - 1)], node="n") if b - a > 1 else None
+        narrow = scan_ports([PortRange(a + 1, b - 1)]) if b - a > 1 else None
         assert narrow is None or (a not in narrow.used_ports and b not in narrow.used_ports)
     finally:
         low.close()
@@ -106,7 +106,7 @@ def test_both_edges_of_a_range_are_reported():
 def test_ports_outside_the_ranges_are_left_out(listeners):
     port = port_of(listeners["v4"])
     others = [PortRange(port - 1, port - 1), PortRange(port + 1, port + 1)]
-    assert port not in scan_ports(others, node="n").used_ports
+    assert port not in scan_ports(others).used_ports
 
 
 def test_netlink_and_procfs_agree(listeners):
@@ -125,7 +125,7 @@ def test_accepted_connections_are_left_to_their_listener(listeners):
     client = socket.create_connection(("127.0.0.1", port_of(server)))
     accepted, _ = server.accept()
     try:
-        scan = scan_ports(only(port_of(server)), node="n")
+        scan = scan_ports(only(port_of(server)))
         assert [h.state for h in scan.sockets] == ["LISTEN"]
     finally:
         client.close()
@@ -146,13 +146,13 @@ def test_the_kernel_filter_handles_many_ranges(listeners):
 def test_more_ranges_than_the_filter_takes_still_scan_right(listeners, monkeypatch):
     monkeypatch.setattr(sockets, "_MAX_FILTER_RANGES", 1)
     port = port_of(listeners["v4"])
-    scan = scan_ports([PortRange(1, 2), PortRange(port, port)], node="n")
+    scan = scan_ports([PortRange(1, 2), PortRange(port, port)])
     assert scan.used_ports == (port,)
 
 
 def test_owners_name_this_process(listeners):
     port = port_of(listeners["v4"])
-    (holder,) = scan_ports(only(port), node="n", owners=True).sockets
+    (holder,) = scan_ports(only(port), owners=True).sockets
     import os
 
     assert holder.pid == os.getpid()
@@ -175,7 +175,7 @@ def test_bind_check_drops_ports_whose_socket_closed():
     stale = [sockets.RawSocket(socket.AF_INET, TcpState.LISTEN, "127.0.0.1", port, 1)]
     server.close()
     scan = scan_ports(
-        only(port), node="n", verify_bind=True, read=lambda ranges, method: (stale, "fake")
+        only(port), verify_bind=True, read=lambda ranges, method: (stale, "fake")
     )
     assert scan.used_ports == ()
     assert any("free at the bind check" in w for w in scan.warnings)
@@ -193,8 +193,8 @@ def test_ephemeral_overlap_warns(tmp_path):
 
 def test_to_dict_keeps_the_documented_keys(listeners):
     port = port_of(listeners["v4"])
-    data = scan_ports(only(port), node="worker-1").to_dict()
-    assert {"node", "ranges", "used_ports", "sockets", "warnings", "scanned_at"} <= set(data)
+    data = scan_ports(only(port)).to_dict()
+    assert {"ranges", "used_ports", "sockets", "warnings", "scanned_at"} <= set(data)
     assert data["ranges"] == [[port, port]]
     assert data["scanned_at"].endswith("Z")
     assert set(data["sockets"][0]) >= {"port", "family", "address", "state", "pid", "process"}

@@ -60,7 +60,7 @@ def test_all_present_and_one_missing(runtime: Runtime, image: tuple[str, str]) -
         VersionSpec("partial", (f"{hub}:1", f"{private}:3")),
         VersionSpec("absent", (f"{hub}-missing:1",)),
     ]
-    scan = scan_versions(versions, node="n1", runtime=runtime.lister())
+    scan = scan_versions(versions, runtime=runtime.lister())
     assert scan.existing_versions == ("ok",)
     assert scan.versions[1].missing_images == (f"{private}:3",)
     assert scan.runtime == runtime.name
@@ -71,7 +71,7 @@ def test_short_and_long_names_match(runtime: Runtime, image: tuple[str, str]) ->
     spellings = [f"{hub}:1", f"library/{hub}:1", f"docker.io/{hub}:1",
                  f"docker.io/library/{hub}:1", f"index.docker.io/library/{hub}:1"]  # fmt: skip
     versions = [VersionSpec(s, (s,)) for s in spellings]
-    scan = scan_versions(versions, node="n1", runtime=runtime.lister())
+    scan = scan_versions(versions, runtime=runtime.lister())
     assert scan.existing_versions == tuple(spellings)
 
 
@@ -84,7 +84,7 @@ def test_digest_references(runtime: Runtime, tmp_path: Path) -> None:
     known = {d for image in listing for d in image.digests if d.startswith(repo)}
     wrong = f"{repo}@sha256:{'0' * 64}"
     versions = [VersionSpec(d, (d,)) for d in sorted(known)] + [VersionSpec("wrong", (wrong,))]
-    scan = scan_versions(versions, node="n1", runtime=runtime.lister())
+    scan = scan_versions(versions, runtime=runtime.lister())
     assert scan.existing_versions == tuple(sorted(known))
     if runtime.name == "cri":
         # containerd keeps the digest it imported: the OCI manifest's.

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import io
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from polarstack.daemon.metrics import Metrics
 from polarstack.errors import ClusterError, UsageError
 from polarstack.jobs.contract import Job, JobContext, Metric
+from polarstack.jobs.logs import LogsJob
+from polarstack.jobs.net import NetJob
+from polarstack.jobs.ports import PortsJob
 from polarstack.jobs.registry import REGISTRY, job_names, load_job, register
-from polarstack.settings import Settings
+from polarstack.jobs.versions import VersionsJob
+from polarstack.model import LiveIds, VersionSpec
+from polarstack.portranges import PortRange
+from polarstack.publishers.local import LocalPublisher
+from polarstack.scanners.network import LinkState, NicStatus, OobStatus
+from polarstack.scanners.ports import PortScan, scan_ports
+from polarstack.scanners.runtimes import RuntimeImage
+from polarstack.scanners.versions import VersionScan, scan_versions
+from polarstack.settings import LogsSettings, Settings
+from tests.logtree import make
 
 
 def test_the_registry_holds_every_job_in_the_daemons_order():
@@ -115,3 +133,97 @@ def test_settings_are_replaced_by_dotted_name_and_unknown_names_are_refused():
     for bad in ("logs.nope", "nope.days", "logs", "extra.x"):
         with pytest.raises(UsageError, match="no such setting"):
             Settings().with_values({bad: 1})
+
+
+@pytest.mark.parametrize(
+    ("scanner", "result"), [(scan_ports, PortScan), (scan_versions, VersionScan)]
+)
+def test_scanners_know_no_node(scanner, result):
+    assert "node" not in inspect.signature(scanner).parameters
+    assert "node" not in {f.name for f in dataclasses.fields(result)}
+
+
+class OneImage:
+    name, endpoint = "fake", "memory"
+
+    def list_images(self) -> list[RuntimeImage]:
+        return [RuntimeImage("sha256:1", ("docker.io/library/pg:15",), ())]
+
+
+def no_sockets(ranges, method):
+    return [], "fake"
+
+
+@pytest.mark.parametrize(
+    ("make", "config_map", "keys"),
+    [
+        (
+            lambda context: PortsJob(context, ranges=[PortRange(1, 2)], read=no_sockets),
+            "cloud-provider-port-usage-n7",
+            ["node", "ranges", "used_ports", "sockets", "warnings", "scanned_at", "method",
+             "bind_verified", "ranges_source", "notes", "published"],
+        ),
+        (
+            lambda context: VersionsJob(
+                context, runtime=OneImage(), versions=[VersionSpec("15", ("pg:15",))]
+            ),
+            "polarstack-daemon-version-availability-n7",
+            ["node", "runtime", "endpoint", "versions", "existing_versions", "checked_at",
+             "warnings", "source", "notes", "published"],
+        ),
+    ],
+)  # fmt: skip
+def test_the_run_carries_the_contexts_node_and_prints_it_first(make, config_map, keys):
+    publisher = LocalPublisher(stream=io.StringIO())
+    run = make(JobContext("n7", publisher=publisher)).once()
+    assert run.node == "n7"
+    assert run.published.name == config_map
+    data = run.to_dict()
+    assert list(data) == keys
+    assert data["node"] == "n7"
+
+
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+ODD_MOMENT = datetime(2026, 5, 1, 8, 0, 7, 123456, tzinfo=UTC)
+"""With microseconds, which no timestamp in a job's JSON may show."""
+
+
+def clock() -> datetime:
+    return ODD_MOMENT
+
+
+def times_in(value: Any) -> list[str]:
+    """Every string in a JSON value that starts like a date and time."""
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in times_in(item)]
+    if isinstance(value, list):
+        return [t for item in value for t in times_in(item)]
+    if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\dT", value):
+        return [value]
+    return []
+
+
+def every_job(tmp_path) -> dict[str, Job[Any, Any]]:
+    make(tmp_path / "ins-1" / "log" / "postgresql-1.log", days=10)
+    settings = Settings(logs=LogsSettings(root=str(tmp_path)))
+    context = JobContext("n1", settings=settings)
+    return {
+        "ports": PortsJob(context, ranges=[PortRange(1, 2)], read=no_sockets, clock=clock),
+        "versions": VersionsJob(
+            context, runtime=OneImage(), versions=[VersionSpec("15", ("pg:15",))], clock=clock
+        ),
+        "logs": LogsJob(context, live=LiveIds.given(["ins-1"]), dry_run=True, clock=clock),
+        "net": NetJob(
+            context,
+            clock=clock,
+            nic_probe=lambda name: NicStatus(name, LinkState.UP, "up", "10.0.0.5"),
+            oob_probe=lambda: OobStatus("10.1.0.5"),
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", job_names())
+def test_every_jobs_json_has_its_times_in_the_contracts_format(tmp_path, name):
+    times = times_in(every_job(tmp_path)[name].once().to_dict())
+    assert times, "no time in its JSON"
+    assert all(STAMP.match(t) for t in times), times

@@ -158,20 +158,20 @@ def test_one_listing_per_check_and_config_map_order() -> None:
         VersionSpec("1.0", ("pg:1", "pfsd:1", "bad ref")),
         VersionSpec("0.9", ("pg:1",)),
     ]
-    scan = scan_versions(versions, node="n1", runtime=runtime, clock=lambda: T0)
+    scan = scan_versions(versions, runtime=runtime, clock=lambda: T0)
     assert runtime.calls == 1
     assert scan.existing_versions == ("2.0", "0.9")
     assert scan.versions[1].missing_images == ("pfsd:9",)
     assert scan.versions[2].missing_images == ("bad ref",)
     assert any("bad ref" in w for w in scan.warnings)
-    doc = versions_config_map(scan)
+    doc = versions_config_map(scan, node="n1")
     assert doc.name == "polarstack-daemon-version-availability-n1"
     assert dict(doc.data) == {"existingVersions": "2.0,0.9", "checkTime": "2026-05-01T08:00:00Z"}
 
 
 def test_no_versions_available_is_an_empty_string() -> None:
-    scan = scan_versions([VersionSpec("1", ("x:1",))], node="n", runtime=FakeRuntime())
-    assert versions_config_map(scan).data["existingVersions"] == ""
+    scan = scan_versions([VersionSpec("1", ("x:1",))], runtime=FakeRuntime())
+    assert versions_config_map(scan, node="n").data["existingVersions"] == ""
 
 
 def test_written_on_change_else_hourly(tmp_path) -> None:

@@ -59,10 +59,10 @@ def _table(env: Environment, run: LogsRun) -> None:
     for skipped_rule in plan.skipped_rules:
         env.console.print(f"rule {skipped_rule.rule} skipped: {skipped_rule.reason}", markup=False)
     totals = report.totals()
+    failed = f"; {totals.failed} failed" if totals.failed else ""
     env.console.print(
-        f"{verb}: {totals['deleted_files']} files, {totals['deleted_dirs']} directories, "
-        f"{human_size(totals['freed_bytes'])}"
-        + (f"; {totals['failed']} failed" if totals["failed"] else "")
+        f"{verb}: {totals.deleted_files} files, {totals.deleted_dirs} directories, "
+        f"{human_size(totals.freed_bytes)}{failed}"
     )
     if report.interrupted:
         env.console.print(

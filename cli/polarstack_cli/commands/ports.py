@@ -32,7 +32,7 @@ def _table(env: Environment, run: PortsRun) -> None:
     data = run.scan.to_dict()
     ranges = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in data["ranges"]) or "no ranges"
     table = Table(
-        title=f"{len(data['used_ports'])} occupied port(s) on {data['node']} in {ranges}",
+        title=f"{len(data['used_ports'])} occupied port(s) on {run.node} in {ranges}",
         title_justify="left",
     )
     for column in ("port", "state", "address", "family", "pid", "process", "source"):

@@ -39,7 +39,7 @@ def _table(env: Environment, run: VersionsRun) -> None:
     scan = run.scan
     table = Table(
         title=f"{len(scan.existing_versions)} of {len(scan.versions)} version(s) available on "
-        f"{scan.node} ({scan.runtime}: {scan.endpoint})",
+        f"{run.node} ({scan.runtime}: {scan.endpoint})",
         title_justify="left",
     )
     for column in ("version", "available", "images", "missing images"):
