@@ -14,6 +14,7 @@ from polarstack_cli import main, params, status
 from polarstack_cli.commands import systemd
 
 import polarstack
+from polarstack.cleaners.deleting import Totals
 from polarstack.daemon import http
 from polarstack.scanners.sockets import TcpState
 
@@ -41,6 +42,7 @@ _USED = [
     _Handler.do_POST,  # ... POST requests
     _Handler.do_PUT,  # ... PUT requests
     _Handler.do_DELETE,  # ... DELETE requests
+    Totals.planned_bytes,  # a JSON field: to_dict() reads every field through asdict()
     Configuration().retries,  # set by kube/client.py; the client's urllib3 pool reads it
     # Every state the kernel numbers: ports.py names states by iterating TcpState.
     TcpState.ESTABLISHED,  # kernel state 1, named in port reports
