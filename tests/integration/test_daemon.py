@@ -396,19 +396,25 @@ def test_no_runtime_makes_versions_unready_and_the_rest_goes_on(
         assert agent.stop(grace=4)
 
 
-@pytest.mark.parametrize("args", [[], ["--logs-workers", "1"]])
-def test_log_flags_reach_the_logs_job(
-    cli: CliRunner, kubeconfig: Path, tmp_path: Path, monkeypatch, args: list[str]
-) -> None:
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """The Settings the daemon command makes its Daemon with; the Daemon then stops it."""
     from polarstack.daemon import service
 
-    seen: list[Settings] = []
+    made: list[Settings] = []
 
     def record(**kwargs: Any) -> Daemon:
-        seen.append(kwargs["settings"])
+        made.append(kwargs["settings"])
         raise ClusterError("stopped by the test")
 
     monkeypatch.setattr(service, "Daemon", record)
+    return made
+
+
+@pytest.mark.parametrize("args", [[], ["--logs-workers", "1"]])
+def test_log_flags_reach_the_logs_job(
+    cli: CliRunner, kubeconfig: Path, tmp_path: Path, seen: list[Settings], args: list[str]
+) -> None:
     result = cli(
         ["daemon", "--kubeconfig", str(kubeconfig), f"--dbcluster-log-dir={tmp_path}",
          "--ins-folder-overdue-days=7", *args]
@@ -422,18 +428,9 @@ def test_log_flags_reach_the_logs_job(
 
 
 def test_one_settings_from_config_file_environment_and_flags(
-    cli: CliRunner, kubeconfig: Path, tmp_path: Path, monkeypatch
+    cli: CliRunner, kubeconfig: Path, tmp_path: Path, seen: list[Settings]
 ) -> None:
     """Flag > POLARSTACK_* > config file > the default written on the settings class."""
-    from polarstack.daemon import service
-
-    seen: list[Settings] = []
-
-    def record(**kwargs: Any) -> Daemon:
-        seen.append(kwargs["settings"])
-        raise ClusterError("stopped by the test")
-
-    monkeypatch.setattr(service, "Daemon", record)
     config = tmp_path / "config.toml"
     config.write_text(
         '[daemon]\ndays = 9\nheartbeat = "2m"\nnic = "eth9"\njobs = "net,ports"\n'
