@@ -285,6 +285,7 @@ MALFORMED_PODS = [
     {"metadata": {}, "spec": {"containers": {"name": "app"}}},
     {"metadata": {}, "spec": "not a map"},
     {"metadata": {}, "status": ["Running"]},
+    {"metadata": {}, "status": {"phase": []}},  # Hypothesis found it: unhashable in a set test
 ]
 
 
@@ -518,3 +519,15 @@ def test_a_bad_content_length_is_answered_400(length: str) -> None:
     finally:
         server.stop()
     assert status_line.split()[1:2] == [b"400"], status_line
+
+
+def test_a_pod_whose_phase_is_no_string_keeps_its_host_ports(
+    fake_kube: FakeKube, kube: Kube
+) -> None:
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"ports": [{"hostPort": 5432, "containerPort": 5432}]}]},
+        "status": {"phase": ["Succeeded"]},
+    }
+    answer(fake_kube, listing(pod))
+    assert [holder.port for holder in read_host_ports(kube, "n1")] == [5432]

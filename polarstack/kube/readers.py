@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from polarstack import portranges
 from polarstack.errors import ClusterError
@@ -238,9 +239,11 @@ def read_host_ports(kube: Kube, node: str) -> list[PortHolder]:
         ClusterError: the pods could not all be listed, or a pod's spec is malformed.
     """
     pods = list_pods(kube, field_selector=f"spec.nodeName={node}")
-    return [
-        holder
-        for pod in pods
-        if mapping(pod.get("status"), "a pod's status").get("phase") not in _FINISHED_PHASES
-        for holder in _host_ports(pod)
-    ]
+    return [holder for pod in pods if not _finished(pod) for holder in _host_ports(pod)]
+
+
+def _finished(pod: dict[str, Any]) -> bool:
+    # A phase that is not a string is no finished phase: its ports count as taken, the safe
+    # side for an allocator (and a list there must not fail the set lookup).
+    phase = mapping(pod.get("status"), "a pod's status").get("phase")
+    return isinstance(phase, str) and phase in _FINISHED_PHASES
